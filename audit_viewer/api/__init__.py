@@ -1,0 +1,25 @@
+"""The platform client and its errors (the contract is ``shared/platform-api.md``)."""
+
+from audit_viewer.api.client import Page, PlatformClient, check_base_url
+from audit_viewer.api.errors import (
+    AuthenticationError,
+    BadRequestError,
+    InsecureURLError,
+    MalformedResponseError,
+    PermissionDeniedError,
+    PlatformError,
+    ServerUnavailableError,
+)
+
+__all__ = [
+    "AuthenticationError",
+    "BadRequestError",
+    "InsecureURLError",
+    "MalformedResponseError",
+    "Page",
+    "PermissionDeniedError",
+    "PlatformClient",
+    "PlatformError",
+    "ServerUnavailableError",
+    "check_base_url",
+]

@@ -1,0 +1,478 @@
+"""The platform client: login, paging and error handling of the audit-log API.
+
+It speaks exactly ``shared/platform-api.md``: one ``requests.Session`` per profile, a token
+reused until the platform refuses it, retries of 429/5xx through urllib3's ``Retry`` on the
+session's adapter, a client-side cap on the request rate, and typed errors whose text an
+administrator understands. The secret and the token are never logged, shown or put in errors.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    InvalidHeader,
+    MaxRetryError,
+    NameResolutionError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+)
+from urllib3.util.retry import Retry
+
+from audit_viewer import __version__
+from audit_viewer.api.errors import (
+    AuthenticationError,
+    BadRequestError,
+    InsecureURLError,
+    MalformedResponseError,
+    PermissionDeniedError,
+    PlatformError,
+    ServerUnavailableError,
+)
+from audit_viewer.events import format_timestamp
+
+log = logging.getLogger(__name__)
+
+#: Hosts that may be reached over plain ``http://`` (the sandbox and tests).
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+MAX_PAGE_SIZE = 1000
+#: Statuses the contract calls transient: retried by urllib3, then a ServerUnavailableError.
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+LOGIN_PATH = "/authentication/login"
+LIST_PATH = "/audit-logs"
+
+# The platform measures its 1 s window at arrival, we at sending: a 5 % longer window keeps
+# network jitter from ever pushing our requests over its limit.
+_WINDOW_MARGIN = 1.05
+_BACKOFF_MAX = 30.0
+_MESSAGE_LIMIT = 300
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of the list call, as the server sent it."""
+
+    events: list[dict[str, Any]]  # raw event dicts, unknown fields kept
+    after: str | None  # next cursor; None on the last page
+
+
+class _RateLimiter:
+    """Sliding-window limit: at most ``burst`` requests in any window, across threads.
+
+    A sliding window (not a token bucket) because the platform counts requests in any 1 s
+    window; a full bucket plus its refill would allow twice the rate inside one second.
+    """
+
+    def __init__(self, per_second: float) -> None:
+        if not per_second > 0:
+            raise ValueError("max_requests_per_second must be positive")
+        self._burst = max(1, math.floor(per_second))
+        self._window = self._burst / per_second * _WINDOW_MARGIN
+        self._sent: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        """Block until one more request fits in the window, then count it."""
+        with self._lock:  # held while sleeping so waiting threads go out in order
+            now = time.monotonic()
+            if len(self._sent) >= self._burst:
+                wait = self._sent[0] + self._window - now
+                if wait > 0:
+                    time.sleep(wait)
+                    now = time.monotonic()
+                self._sent.popleft()
+            self._sent.append(now)
+
+
+class _PlatformRetry(Retry):
+    """urllib3's ``Retry`` adjusted to the contract.
+
+    - ``Retry-After`` is capped at ``max_retry_after`` (the contract says "capped"; a
+      misbehaving server must not park a sync for hours) and may be fractional.
+    - Backoff starts at the first failure (urllib3 retries it at once), with jitter.
+    - Every retry passes the client's rate limiter, since the platform counts retries too.
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        limiter: _RateLimiter | None = None,
+        max_retry_after: float = 60.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.limiter = limiter
+        self.max_retry_after = max_retry_after
+
+    def new(self, **kw: Any) -> Self:
+        return super().new(limiter=self.limiter, max_retry_after=self.max_retry_after, **kw)
+
+    def parse_retry_after(self, retry_after: str) -> float:
+        try:
+            seconds = float(retry_after)
+        except ValueError:
+            try:
+                seconds = super().parse_retry_after(retry_after)  # an HTTP date
+            except InvalidHeader:
+                return 0.0  # unreadable: fall back to exponential backoff
+        if math.isnan(seconds):
+            return 0.0
+        return min(max(seconds, 0.0), self.max_retry_after)
+
+    def get_backoff_time(self) -> float:
+        failures = len(self.history)
+        if failures == 0:
+            return 0.0
+        delay = self.backoff_factor * 2 ** (failures - 1) + random.random() * self.backoff_jitter
+        return min(self.backoff_max, delay)
+
+    def sleep(self, response: Any = None) -> None:
+        super().sleep(response)
+        if self.limiter is not None:
+            self.limiter.acquire()
+
+
+def check_base_url(url: str) -> str:
+    """Validate a base URL and return it without a trailing slash.
+
+    Only ``https://`` is accepted, except plain ``http://`` to a loopback host.
+    """
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname
+        _ = parts.port  # raises ValueError on a bad port
+    except ValueError:
+        parts, host = None, None
+    if parts is None or not host or parts.scheme.lower() not in ("http", "https"):
+        raise InsecureURLError(
+            f"{url!r} is not a platform URL; it must look like https://api.example.com."
+        )
+    scheme = parts.scheme.lower()
+    if parts.username or parts.password:
+        raise InsecureURLError("The platform URL must not contain a user name or password.")
+    if scheme == "http" and host not in LOOPBACK_HOSTS:
+        raise InsecureURLError(
+            f"Refusing plain http:// for {host}: the secret and the audit log would cross the "
+            "network unencrypted. Use https:// (http:// is allowed only for 127.0.0.1, ::1 "
+            "and localhost)."
+        )
+    return f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+
+
+def _utc_param(value: datetime, name: str) -> str:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be a timezone-aware datetime")
+    return format_timestamp(value)
+
+
+def _connection_problem(exc: requests.RequestException) -> str:
+    """What went wrong on the wire, in words, without requests' internal object dumps."""
+    reason: object = exc.args[0] if exc.args else exc
+    if isinstance(reason, MaxRetryError):
+        reason = reason.reason
+    if isinstance(exc, requests.exceptions.SSLError):
+        return (
+            "the secure (TLS) connection failed, for example because its certificate could "
+            "not be verified (for a private certificate authority, set the profile's CA bundle)"
+        )
+    if isinstance(reason, NameResolutionError):
+        return "the host name could not be resolved"
+    if isinstance(reason, NewConnectionError):
+        return "the connection was refused or the host is unreachable"
+    if isinstance(reason, ConnectTimeoutError) or isinstance(exc, requests.ConnectTimeout):
+        return "the connection timed out"
+    if isinstance(reason, ReadTimeoutError) or isinstance(exc, requests.ReadTimeout):
+        return "it did not answer in time"
+    if isinstance(reason, ProtocolError):
+        return "the connection was dropped"
+    return f"the request failed ({type(exc).__name__})"
+
+
+class PlatformClient:
+    """Talks to one platform tenant with one API client (a profile)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        client_id: str,
+        secret: str,
+        *,
+        page_size: int = 1000,
+        ca_bundle: str | None = None,
+        timeout: tuple[float, float] = (10, 60),
+        max_requests_per_second: float = 10.0,
+        retries: int = 5,
+        max_retry_after: float = 60.0,
+        backoff_factor: float = 0.5,
+    ) -> None:
+        self.base_url = check_base_url(base_url)
+        if not isinstance(page_size, int) or not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page size must be between 1 and {MAX_PAGE_SIZE}, not {page_size}")
+        if ca_bundle and not os.path.exists(ca_bundle):
+            raise PlatformError(f"The CA bundle {ca_bundle} does not exist.")
+        self.client_id = client_id
+        self._secret = secret
+        self._token: str | None = None
+        self.page_size = page_size
+        self.timeout = timeout
+        self.retries = retries
+        self._verify: str | bool = ca_bundle or True  # never False
+        self._limiter = _RateLimiter(max_requests_per_second)
+        retry = _PlatformRetry(
+            total=retries,
+            connect=retries,
+            read=retries,
+            status=retries,
+            other=0,  # TLS and other errors will not heal by retrying
+            # Login is safe to repeat (it only issues a token), so POST retries too.
+            allowed_methods=frozenset({"GET", "POST"}),
+            status_forcelist=RETRY_STATUSES,
+            backoff_factor=backoff_factor,
+            backoff_jitter=backoff_factor,
+            backoff_max=_BACKOFF_MAX,
+            respect_retry_after_header=True,
+            raise_on_status=False,  # hand back the last 429/5xx so the error can name it
+            limiter=self._limiter,
+            max_retry_after=max_retry_after,
+        )
+        self._session = requests.Session()
+        adapter = HTTPAdapter(max_retries=retry)
+        self._session.mount("https://", adapter)
+        self._session.mount("http://", adapter)
+        self._session.headers["User-Agent"] = f"audit-viewer/{__version__}"
+        self._session.headers["Accept"] = "application/json"
+
+    def __repr__(self) -> str:
+        return f"PlatformClient(base_url={self.base_url!r}, client_id={self.client_id!r})"
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._session.close()
+
+    def login(self) -> None:
+        """Exchange the client id and secret for an access token, kept for later calls."""
+        response = self._send(
+            "POST", LOGIN_PATH, json={"clientId": self.client_id, "secret": self._secret}
+        )
+        if response.status_code == 401:
+            detail = self._server_message(response)
+            raise AuthenticationError(
+                "The platform rejected the client ID and secret"
+                + (f" ({detail})" if detail else "")
+                + ". Check the profile's client ID and secret.",
+                status=401,
+            )
+        if response.status_code != 200:
+            raise self._status_error(response, "the login")
+        body = self._json(response, "the login")
+        token = body.get("accessToken") if isinstance(body, dict) else None
+        if not isinstance(token, str) or not token:
+            raise MalformedResponseError(
+                "The platform's answer to the login holds no access token."
+            )
+        self._token = token
+        log.info("Logged in to %s as client %s", self.base_url, self.client_id)
+
+    def iter_pages(
+        self, start: datetime | None = None, end: datetime | None = None
+    ) -> Iterator[Page]:
+        """Yield the pages of ``[start, end)`` newest first, following ``metadata.after``.
+
+        No deduplication here: a page may repeat an event, and the sync engine upserts by id.
+        """
+        params: dict[str, str | int] = {}
+        if start is not None:
+            params["start_time"] = _utc_param(start, "start")
+        if end is not None:
+            params["end_time"] = _utc_param(end, "end")
+        params["limit"] = self.page_size
+        after: str | None = None
+        number = 0
+        while True:
+            query = params if after is None else {**params, "after": after}
+            page = self._parse_page(self._list(query))
+            number += 1
+            log.debug("Page %d: %d events, more: %s", number, len(page.events), bool(page.after))
+            if page.after is not None and page.after == after:
+                raise MalformedResponseError(
+                    "The platform returned the same page cursor twice; paging would never end."
+                )
+            yield page
+            if page.after is None:
+                return
+            after = page.after
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _list(self, params: dict[str, str | int]) -> Any:
+        """One list call, logging in first or again once when the token is refused."""
+        if self._token is None:
+            self.login()
+        response = self._send("GET", LIST_PATH, params=params, token=self._token)
+        if response.status_code == 401:
+            log.info("The platform refused the access token (expired or revoked); logging in again")
+            self.login()
+            response = self._send("GET", LIST_PATH, params=params, token=self._token)
+            if response.status_code == 401:
+                raise AuthenticationError(
+                    "The platform refused a freshly issued access token (HTTP 401). The API "
+                    "client may have been disabled or lost its access; check it on the platform.",
+                    status=401,
+                )
+        if response.status_code != 200:
+            raise self._status_error(response, "the audit log request")
+        return self._json(response, "the audit log request")
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str | int] | None = None,
+        json: dict[str, str] | None = None,
+        token: str | None = None,
+    ) -> requests.Response:
+        """One request (plus urllib3's retries); every one, login too, passes the limiter."""
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        self._limiter.acquire()
+        try:
+            return self._session.request(
+                method,
+                self.base_url + path,
+                params=params,
+                json=json,
+                headers=headers,
+                timeout=self.timeout,
+                verify=self._verify,  # explicit, so no environment variable can loosen it
+                allow_redirects=False,  # never carry the secret or token to another address
+            )
+        except requests.RequestException as exc:
+            raise ServerUnavailableError(
+                f"Could not reach the platform at {self.base_url}: {_connection_problem(exc)}."
+            ) from exc
+
+    def _status_error(self, response: requests.Response, what: str) -> PlatformError:
+        status = response.status_code
+        if status == 400:
+            message = self._server_message(response)
+            return BadRequestError(
+                f"The platform rejected {what} (HTTP 400): {message or 'no reason given'}.",
+                server_message=message,
+            )
+        if status == 403:
+            return PermissionDeniedError(
+                "Access denied (HTTP 403): this API client is not an administrator, or the "
+                "audit log feature is not enabled for the tenant.",
+                status=403,
+            )
+        if status == 429:
+            return ServerUnavailableError(
+                f"The platform at {self.base_url} kept rate limiting {what} (HTTP 429) after "
+                f"{self.retries} retries. Try again later.",
+                status=429,
+            )
+        if status in RETRY_STATUSES:
+            return ServerUnavailableError(
+                f"The platform at {self.base_url} is unavailable: it still answered HTTP "
+                f"{status} after {self.retries} retries. Try again later.",
+                status=status,
+            )
+        if 300 <= status < 400:
+            location = response.headers.get("Location", "another address")
+            return MalformedResponseError(
+                f"The platform answered {what} with a redirect (HTTP {status}) to "
+                f"{self._scrub(location)}. Set the profile's base URL to the final address.",
+                status=status,
+            )
+        return MalformedResponseError(
+            f"The platform answered {what} with an unexpected HTTP {status} "
+            f"{self._scrub(response.reason or '')}. Check that the base URL {self.base_url} "
+            "is the platform's API.",
+            status=status,
+        )
+
+    def _json(self, response: requests.Response, what: str) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            kind = response.headers.get("Content-Type", "no content type")
+            raise MalformedResponseError(
+                f"The platform's answer to {what} is not JSON ({self._scrub(kind)}). Check "
+                f"that the base URL {self.base_url} is the platform's API.",
+                status=response.status_code,
+            ) from None
+
+    @staticmethod
+    def _parse_page(body: Any) -> Page:
+        def broken(problem: str) -> MalformedResponseError:
+            return MalformedResponseError(
+                f"The platform sent a malformed audit log page: {problem}."
+            )
+
+        if not isinstance(body, dict):
+            raise broken("the body is not a JSON object")
+        if "data" not in body:
+            raise broken("it has no 'data' field")
+        data = body["data"]
+        if not isinstance(data, list):
+            raise broken("'data' is not a list")
+        if not all(isinstance(event, dict) for event in data):
+            raise broken("'data' holds an entry that is not an object")
+        metadata = body.get("metadata")
+        if metadata is None:
+            return Page(events=data, after=None)
+        if not isinstance(metadata, dict):
+            raise broken("'metadata' is not an object")
+        after = metadata.get("after")
+        if after is not None and not isinstance(after, str):
+            raise broken("'metadata.after' is not a string")
+        return Page(events=data, after=after or None)
+
+    def _server_message(self, response: requests.Response) -> str:
+        """The server's ``{"message": ...}`` (or start of its body), safe to show."""
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and isinstance(body.get("message"), str):
+            text = body["message"]
+        else:
+            text = response.text
+        text = " ".join(self._scrub(text).split())
+        if len(text) > _MESSAGE_LIMIT:
+            text = text[: _MESSAGE_LIMIT - 1] + "…"
+        return text
+
+    def _scrub(self, text: str) -> str:
+        """Mask the secret and token should a server echo them back."""
+        for secret in (self._secret, self._token):
+            if secret:
+                text = text.replace(secret, "***")
+        return text
