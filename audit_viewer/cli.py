@@ -1,0 +1,944 @@
+"""The ``audit-viewer`` command line: sync, export, profiles, the sandbox, and the GUI launcher.
+
+Heavy modules (requests, SQLAlchemy, pandas, Qt) are imported inside the commands, so
+``audit-viewer --help`` stays fast and the GUI's Qt import happens only when the GUI starts.
+The client secret never comes from argv: it comes from the keyring or from
+``AUDIT_VIEWER_CLIENT_SECRET``, and every log line and error this module writes is scrubbed of it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import getpass
+import logging
+import logging.handlers
+import os
+import re
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from audit_viewer import __version__, config
+
+if TYPE_CHECKING:
+    from audit_viewer.sync import SyncProgress
+
+log = logging.getLogger(__name__)
+
+PROG = "audit-viewer"
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1  # a bug: details in the log file
+EXIT_USAGE = 2  # bad arguments or query, no/ambiguous profile, missing secret, bad settings
+EXIT_AUTH = 3  # bad client credentials
+EXIT_FORBIDDEN = 4  # 403: not an administrator, or the audit log is not enabled
+EXIT_UNAVAILABLE = 5  # server unreachable or still failing after retries
+EXIT_PROTOCOL = 6  # the server broke the contract or rejected a parameter (400)
+EXIT_CACHE = 7  # the cache is corrupt, too new, or unreachable
+EXIT_EXPORT = 8  # the CSV could not be written (disk full, permission denied, ...)
+EXIT_INTERRUPTED = 130  # Ctrl+C
+
+COMMANDS = ("sync", "export", "profile", "sandbox")
+GUI_COMMAND = "gui"
+
+EPILOG = f"""\
+Without a command, {PROG} opens the desktop app;
+`{PROG} gui --help` shows the app's own options.
+The client secret is read from the OS keyring (saved profiles) or from the
+{config.ENV_SECRET} environment variable; never from an argument.
+
+exit codes:
+  0 success               4 permission denied (403)       7 cache error
+  1 internal error        5 server unavailable            8 export failed
+  2 usage or settings     6 malformed or rejected request 130 interrupted (Ctrl+C)
+  3 bad credentials
+"""
+
+
+class CliError(Exception):
+    """An expected failure: printed as one line (plus optional detail lines), mapped to a code."""
+
+    def __init__(self, message: str, code: int = EXIT_USAGE, details: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.code = code
+        self.details = details
+
+
+# --- secrets never leave the process ------------------------------------------------------
+
+
+class _Redactor:
+    """Replaces every known secret in text; the last line of defence for logs and errors."""
+
+    def __init__(self) -> None:
+        self._secrets: set[str] = set()
+
+    def add(self, secret: str | None) -> None:
+        if secret:
+            self._secrets.add(secret)
+
+    def clear(self) -> None:
+        self._secrets.clear()
+
+    def __call__(self, text: str) -> str:
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            text = text.replace(secret, "***")
+        return text
+
+
+_redact = _Redactor()
+
+
+class _RedactingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return _redact(super().format(record))
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is now (rich redirects it while a progress bar is live)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def _logging(verbosity: int) -> Iterator[None]:
+    """The app's warnings to stderr (-v: info from everything, -vv: debug), and info and up to a
+    rotating file in log_dir()."""
+    root = logging.getLogger()
+    console_level = [logging.WARNING, logging.INFO][min(verbosity, 1)]
+    if verbosity >= 2:
+        console_level = logging.DEBUG
+    console = _StderrHandler()
+    console.setLevel(console_level)
+    if verbosity == 0:  # by default only our own warnings; -v adds the libraries' (retries, ...)
+        console.addFilter(logging.Filter("audit_viewer"))
+    console.setFormatter(_RedactingFormatter(f"{PROG}: %(levelname)s: %(message)s"))
+    logfile = logging.handlers.RotatingFileHandler(
+        config.log_dir() / "audit-viewer.log",
+        maxBytes=2_000_000,
+        backupCount=3,
+        encoding="utf-8",
+        delay=True,
+    )
+    logfile.setLevel(min(console_level, logging.INFO))
+    logfile.setFormatter(
+        _RedactingFormatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
+    )
+    old_level = root.level
+    root.setLevel(min(console_level, logging.INFO))
+    root.addHandler(console)
+    root.addHandler(logfile)
+    try:
+        yield
+    finally:
+        for handler in (console, logfile):
+            root.removeHandler(handler)
+            handler.close()
+        root.setLevel(old_level)
+
+
+def _print_error(message: str, details: tuple[str, ...] = ()) -> None:
+    line = " ".join(_redact(message).split())
+    print(f"{PROG}: error: {line}", file=sys.stderr)
+    for detail in details:
+        print(f"  {_redact(detail)}", file=sys.stderr)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+# --- running work so that Ctrl+C cancels it cleanly ---------------------------------------
+
+
+def _run_cancellable[T](work: Callable[[threading.Event], T]) -> T:
+    """Run ``work(cancel)`` on a worker thread; Ctrl+C sets ``cancel`` and waits for it to stop.
+
+    The sync engine and the exporter check the event between pages and chunks, so a first Ctrl+C
+    ends with everything committed so far kept and no half-written file; a second one quits at
+    once. Returns what ``work`` returned (which says whether it was cancelled); its exceptions
+    are re-raised here.
+    """
+    cancel = threading.Event()
+    done = threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["result"] = work(cancel)
+        except BaseException as exc:
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    # Wait on our own event, not Thread.join(): on CPython 3.12 a Ctrl+C that interrupts join()
+    # can mark a still-running thread as finished.
+    threading.Thread(target=target, name=f"{PROG}-worker", daemon=True).start()
+    try:
+        while not done.wait(0.2):  # a timed wait stays interruptible on every OS
+            pass
+    except KeyboardInterrupt:
+        cancel.set()
+        print(f"{PROG}: cancelling (Ctrl+C again to quit at once)...", file=sys.stderr)
+        while not done.wait(0.2):
+            pass
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
+
+
+# --- sync ----------------------------------------------------------------------------------
+
+
+def _sync_profile(args: argparse.Namespace) -> config.Profile:
+    """The profile a sync uses: --base-url/--client-id (ad hoc), --profile, or the default."""
+    if (args.base_url is None) != (args.client_id is None):
+        raise CliError("--base-url and --client-id go together")
+    try:
+        saved = config.load_profiles()
+        if args.base_url is not None:
+            base_url = config.check_base_url(args.base_url)
+            name = args.profile or config.derived_profile_name(base_url, args.client_id)
+            config.check_profile_name(name)
+            profile = saved.get(name) or config.Profile(name=name)
+            profile.base_url, profile.client_id = base_url, args.client_id
+        else:
+            name = args.profile or config.default_profile_name()
+            if name is None:
+                raise CliError(
+                    "No profile to sync: use --profile NAME, or --base-url URL --client-id ID "
+                    f"with {config.ENV_SECRET} set, or save one with `{PROG} profile add`"
+                )
+            if name not in saved:
+                known = ", ".join(sorted(saved)) or "none"
+                source = (
+                    "" if args.profile else f" (the default, from {config.ENV_PROFILE} or settings)"
+                )
+                raise CliError(f"No saved profile named {name!r}{source}; saved profiles: {known}")
+            profile = saved[name]
+    except config.ConfigError as exc:
+        raise CliError(str(exc)) from None
+    if args.page_size is not None:
+        profile.page_size = args.page_size
+    return profile
+
+
+def _missing_secret(profile: config.Profile, store: config.SecretStore) -> CliError:
+    if not store.available:
+        return CliError(
+            f"No client secret for profile {profile.name!r}: set {config.ENV_SECRET} "
+            f"(cannot use the keyring: {store.reason})"
+        )
+    return CliError(
+        f"No client secret for profile {profile.name!r}: set {config.ENV_SECRET}, or store it "
+        f"in the keyring with `{PROG} profile add {profile.name} --base-url {profile.base_url} "
+        f"--client-id {profile.client_id} --replace`"
+    )
+
+
+def _platform_exit_code(exc: Exception) -> int:
+    from audit_viewer.api import (
+        AuthenticationError,
+        InsecureURLError,
+        PermissionDeniedError,
+        ServerUnavailableError,
+    )
+
+    if isinstance(exc, InsecureURLError):
+        return EXIT_USAGE
+    if isinstance(exc, AuthenticationError):
+        return EXIT_AUTH
+    if isinstance(exc, PermissionDeniedError):
+        return EXIT_FORBIDDEN
+    if isinstance(exc, ServerUnavailableError):
+        return EXIT_UNAVAILABLE
+    return EXIT_PROTOCOL
+
+
+class _SyncProgressView:
+    """A rich progress bar on a terminal (day ranges, pages, events, current range); else silent."""
+
+    def __init__(self, profile: config.Profile, enabled: bool) -> None:
+        self._profile = profile
+        self._enabled = enabled
+        self._progress: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> Callable[[SyncProgress], None] | None:
+        if not self._enabled:
+            return None
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        console = Console(stderr=True)
+        console.print(
+            f"Syncing profile {self._profile.name} from {self._profile.base_url}",
+            markup=False,
+            highlight=False,
+        )
+        self._progress = Progress(
+            SpinnerColumn(),
+            BarColumn(bar_width=20),
+            TextColumn("{task.fields[pages]} pages, {task.fields[events]} events"),
+            TextColumn("({task.fields[new]} new)"),
+            TextColumn("[dim]{task.fields[range]}"),
+            TimeElapsedColumn(),
+            console=console,
+        )
+        self._progress.start()
+        self._task = self._progress.add_task("sync", total=None, pages=0, events=0, new=0, range="")
+        return self._update
+
+    def _update(self, p: SyncProgress) -> None:
+        self._progress.update(
+            self._task,
+            total=p.ranges_total or None,
+            completed=p.ranges_done,
+            pages=p.pages,
+            events=p.events,
+            new=p.new_events,
+            range=f"{p.range_start:%m-%d %H:%M}-{p.range_end:%m-%d %H:%M} UTC",
+        )
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    profile = _sync_profile(args)
+    store = config.SecretStore()
+    secret = config.get_secret(profile.name, secrets=store)
+    if not secret:
+        raise _missing_secret(profile, store)
+    _redact.add(secret)
+    cache_url = args.cache or profile.cache
+    show_progress = not args.quiet and sys.stderr.isatty()
+    log.info("Syncing profile %s from %s", profile.name, profile.base_url)
+
+    from audit_viewer.api import PlatformClient, PlatformError
+    from audit_viewer.cache import CacheError, CacheStore
+    from audit_viewer.sync import SyncCancelled, SyncEngine
+
+    with _SyncProgressView(profile, show_progress) as progress:
+
+        def work(cancel: threading.Event) -> Any:
+            with (
+                CacheStore.open(cache_url) as cache,
+                PlatformClient(
+                    profile.base_url,
+                    profile.client_id,
+                    secret,
+                    page_size=profile.page_size,
+                    ca_bundle=profile.ca_bundle,
+                ) as client,
+            ):
+                engine = SyncEngine(client, cache, profile.name)
+                return engine.run(
+                    full=args.full, progress=progress, cancel=cancel, keep_days=args.keep_days
+                )
+
+        try:
+            result = _run_cancellable(work)
+        except SyncCancelled:
+            result = None
+        except PlatformError as exc:
+            raise CliError(str(exc), _platform_exit_code(exc)) from None
+        except CacheError as exc:
+            raise CliError(str(exc), EXIT_CACHE) from None
+
+    if result is None or result.cancelled:
+        kept = "" if result is None else f" after {_plural(result.new_events, 'new event')}"
+        print(
+            f"{PROG}: sync of profile {profile.name} cancelled{kept}; what was synced is kept, "
+            "run the same command again to resume",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    summary = (
+        f"Synced {_plural(result.new_events, 'new event')} ({result.total_cached} cached) "
+        f"for profile {profile.name} in {result.elapsed:.1f} s"
+    )
+    log.info(summary)
+    if not args.quiet:
+        print(summary)
+    return EXIT_OK
+
+
+# --- export --------------------------------------------------------------------------------
+
+
+def _require_existing_cache(cache_url: str | None) -> None:
+    """Exporting from a cache file that does not exist would silently create an empty one."""
+    import sqlalchemy as sa
+
+    from audit_viewer.cache import resolve_cache_url
+
+    try:
+        url = sa.make_url(resolve_cache_url(cache_url))
+    except sa.exc.ArgumentError:
+        raise CliError(
+            f"Invalid cache URL {cache_url!r}: use a file path or an SQLAlchemy URL"
+        ) from None
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        path = Path(url.database)
+        if not path.exists():
+            raise CliError(f"No cache at {path}: run `{PROG} sync` first, or pass --cache")
+
+
+def _export_profile(cache: Any, wanted: str | None) -> str:
+    profiles = sorted(cache.profiles())
+    if wanted is not None:
+        if wanted not in profiles:
+            known = ", ".join(profiles) or "none"
+            raise CliError(
+                f"No events for profile {wanted!r} in {cache.url}; profiles there: {known}"
+            )
+        return wanted
+    if not profiles:
+        raise CliError(f"The cache {cache.url} is empty: run `{PROG} sync` first")
+    if len(profiles) > 1:
+        raise CliError(
+            f"The cache {cache.url} holds {len(profiles)} profiles; "
+            "choose one with --profile NAME:",
+            details=tuple(f"{p} ({_plural(cache.count(p), 'event')})" for p in profiles),
+        )
+    return profiles[0]
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from audit_viewer.query import QueryError, parse_query
+
+    query = parse_query(args.query or "")
+    if isinstance(query, QueryError):
+        raise CliError(f"Bad query: {query}")
+    cache_url = args.cache
+    if cache_url is None and args.profile is not None:
+        try:
+            saved = config.load_profiles().get(args.profile)
+        except config.ConfigError as exc:
+            raise CliError(str(exc)) from None
+        cache_url = saved.cache if saved is not None else None
+
+    from audit_viewer.cache import CacheError, CacheStore
+    from audit_viewer.export import ExportCancelled, ExportError, write_csv
+
+    _require_existing_cache(cache_url)
+    target_name = "standard output" if args.output == "-" else args.output
+
+    def work(cancel: threading.Event) -> int:
+        with CacheStore.open(cache_url) as cache:
+            profile = _export_profile(cache, args.profile)
+            now = datetime.now(UTC)  # one `now` for every chunk: relative spans stay consistent
+            frames = (
+                chunk if query.is_empty else chunk[query.mask(chunk, now)]
+                for chunk in cache.iter_frames(profile)
+            )
+            return write_csv(
+                frames,
+                args.output,
+                bom=args.bom,
+                formula_guard=not args.no_formula_guard,
+                cancel=cancel,
+            )
+
+    try:
+        rows = _run_cancellable(work)
+    except ExportCancelled:
+        untouched = "" if args.output == "-" else f"; {args.output} was not written"
+        print(f"{PROG}: export cancelled{untouched}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except ExportError as exc:
+        raise CliError(str(exc), EXIT_EXPORT) from None
+    except CacheError as exc:
+        raise CliError(str(exc), EXIT_CACHE) from None
+    print(f"Exported {_plural(rows, 'event')} to {target_name}", file=sys.stderr)
+    return EXIT_OK
+
+
+# --- profiles ------------------------------------------------------------------------------
+
+
+def _read_new_secret(name: str) -> str:
+    """The secret for `profile add`: the env var, else a hidden prompt, else one stdin line."""
+    env = os.environ.get(config.ENV_SECRET)
+    if env:
+        print(f"Using the client secret from {config.ENV_SECRET}.", file=sys.stderr)
+        return env
+    if sys.stdin is not None and sys.stdin.isatty():
+        secret = getpass.getpass(f"Client secret for {name}: ")
+    else:
+        secret = sys.stdin.readline() if sys.stdin is not None else ""
+    secret = secret.strip()
+    if not secret:
+        raise CliError(
+            "No client secret given (type it at the prompt, pipe it in, "
+            f"or set {config.ENV_SECRET})"
+        )
+    return secret
+
+
+def cmd_profile_add(args: argparse.Namespace) -> int:
+    try:
+        name = config.check_profile_name(args.name)
+        base_url = config.check_base_url(args.base_url)
+        exists = name in config.load_profiles()
+    except config.ConfigError as exc:
+        raise CliError(str(exc)) from None
+    if exists and not args.replace:
+        raise CliError(f"Profile {name!r} exists; add --replace to overwrite it")
+    ca_bundle = None
+    if args.ca_bundle is not None:
+        ca_path = Path(args.ca_bundle).expanduser()
+        if not ca_path.is_file():
+            raise CliError(f"CA bundle {ca_path} is not a file")
+        ca_bundle = str(ca_path.resolve())
+    profile = config.Profile(
+        name=name,
+        base_url=base_url,
+        client_id=args.client_id,
+        page_size=args.page_size,
+        ca_bundle=ca_bundle,
+        timezone=args.timezone,
+        cache=args.cache,
+    )
+    store = config.SecretStore()
+    stored = False
+    if store.available:
+        secret = _read_new_secret(name)
+        _redact.add(secret)
+        try:
+            store.set(name, secret)
+            stored = True
+        except config.SecretStoreError:
+            pass  # store.reason says why; reported below like a missing keyring
+    try:
+        config.save_profile(profile)
+        if args.default or config.default_profile_name(include_env=False) is None:
+            config.set_default_profile(name)
+    except config.ConfigError as exc:
+        raise CliError(str(exc)) from None
+    default = " (default)" if config.default_profile_name(include_env=False) == name else ""
+    if stored:
+        print(
+            f"Saved profile {name}{default}; its secret is in the keyring ({store.backend_name})."
+        )
+    else:
+        print(
+            f"Saved profile {name}{default} without its secret: cannot use the keyring: "
+            f"{store.reason}. Set {config.ENV_SECRET} when you sync."
+        )
+    return EXIT_OK
+
+
+def cmd_profile_list(args: argparse.Namespace) -> int:
+    try:
+        profiles = config.load_profiles()
+        default = config.default_profile_name()
+    except config.ConfigError as exc:
+        raise CliError(str(exc)) from None
+    store = config.SecretStore()
+    if not profiles:
+        print(
+            f"No profiles saved. Add one with: "
+            f"{PROG} profile add NAME --base-url URL --client-id ID"
+        )
+    else:
+        rows = [("", "NAME", "BASE URL", "CLIENT ID", "SECRET")]
+        for name in sorted(profiles):
+            p = profiles[name]
+            if not store.available:
+                secret = "keyring unavailable"
+            else:
+                secret = "stored in keyring" if store.get(name) else "not stored"
+            rows.append(("*" if name == default else "", name, p.base_url, p.client_id, secret))
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+        for row in rows:
+            print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+        print(f"(* = default; settings in {config.settings_path()})")
+    if not store.available:
+        print(f"No usable keyring: {store.reason}. Set {config.ENV_SECRET} to sync.")
+    if os.environ.get(config.ENV_SECRET):
+        print(f"{config.ENV_SECRET} is set and is used instead of any stored secret.")
+    return EXIT_OK
+
+
+def cmd_profile_remove(args: argparse.Namespace) -> int:
+    store = config.SecretStore()
+    try:
+        config.remove_profile(args.name, secrets=store)
+    except config.ConfigError as exc:
+        raise CliError(str(exc)) from None
+    except config.SecretStoreError as exc:
+        print(f"Removed profile {args.name}, but not its keyring secret: {exc}")
+        return EXIT_OK
+    what = "and its keyring secret" if store.available else "(no keyring secret to remove)"
+    print(f"Removed profile {args.name} {what}; its cached events stay in the cache.")
+    return EXIT_OK
+
+
+def cmd_profile_default(args: argparse.Namespace) -> int:
+    try:
+        if args.name is not None:
+            config.set_default_profile(args.name)
+        name = config.default_profile_name()
+    except config.ConfigError as exc:
+        raise CliError(str(exc)) from None
+    print(f"Default profile: {name}" if name else "No default profile.")
+    return EXIT_OK
+
+
+# --- sandbox -------------------------------------------------------------------------------
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from audit_viewer.sandbox import Faults, SandboxServer
+
+    faults = Faults(
+        rate_limit_every=args.rate_limit_every,
+        retry_after=args.retry_after,
+        server_error_every=args.server_error_every,
+        token_ttl=args.token_ttl,
+        slow_page_seconds=args.slow_page,
+        enforce_rate_limit=not args.no_rate_limit,
+        malformed_every=args.malformed_every,
+        repeat_across_pages=args.repeat_across_pages,
+    )
+    server = SandboxServer(
+        events=args.events,
+        seed=args.seed,
+        faults=faults,
+        host=args.host,
+        port=args.port,
+        admin=not args.forbidden,
+    )
+    try:
+        server.start()
+    except OSError as exc:
+        raise CliError(
+            f"Cannot listen on {args.host}:{args.port}: {exc.strerror or exc}; "
+            "choose another --port (0 picks a free one)"
+        ) from None
+    print(f"Sandbox platform on {server.url} ({args.events} events, seed {args.seed})")
+    print(f"  client id: {server.client_id}")
+    print(f"  secret:    {server.secret}")
+    print("Sync it with:")
+    print(
+        f"  {config.ENV_SECRET}={server.secret} {PROG} sync "
+        f"--base-url {server.url} --client-id {server.client_id}"
+    )
+    print("Press Ctrl+C to stop.", flush=True)
+    server.serve_forever()  # returns on Ctrl+C, server stopped
+    print("Sandbox stopped.", file=sys.stderr)
+    return EXIT_OK
+
+
+# --- argument parsing ----------------------------------------------------------------------
+
+
+def _int_between(low: int, high: int | None = None) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < low or (high is not None and value > high):
+            span = f"{low} to {high}" if high is not None else f"at least {low}"
+            raise argparse.ArgumentTypeError(f"must be {span}, not {value}")
+        return value
+
+    return parse
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, not {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    verbose = argparse.ArgumentParser(add_help=False)
+    verbose.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=argparse.SUPPRESS,
+        help="more log output on stderr (-vv for debug); the log file is in the log folder",
+    )
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Sync the platform's audit log into a local archive, search and export it.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[verbose],
+    )
+    parser.set_defaults(verbose=0)
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    sync = commands.add_parser(
+        "sync",
+        parents=[verbose],
+        help="fetch new audit events into the local cache",
+        description="Fetch new audit events into the local cache (incremental; resumable). "
+        f"The secret comes from the keyring or {config.ENV_SECRET}.",
+    )
+    who = sync.add_argument_group("which platform (default: the default profile)")
+    who.add_argument(
+        "--profile",
+        metavar="NAME",
+        help="a saved profile (or a name for the events of --base-url/--client-id)",
+    )
+    who.add_argument("--base-url", metavar="URL", help="platform base URL, e.g. https://api.jit.io")
+    who.add_argument("--client-id", metavar="ID", help="API client id (goes with --base-url)")
+    sync.add_argument(
+        "--cache", metavar="URL", help="cache database: a file path or SQLAlchemy URL"
+    )
+    sync.add_argument(
+        "--page-size",
+        type=_int_between(1, 1000),
+        metavar="N",
+        help="events per request, 1-1000 (default: the profile's, else 1000)",
+    )
+    sync.add_argument(
+        "--full",
+        action="store_true",
+        help="re-read the whole 90-day window instead of only what is new",
+    )
+    sync.add_argument(
+        "--keep-days",
+        type=_int_between(1),
+        metavar="N",
+        help="delete cached events older than N days (default: keep everything)",
+    )
+    sync.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no summary")
+    sync.set_defaults(handler=cmd_sync)
+
+    export = commands.add_parser(
+        "export",
+        parents=[verbose],
+        help="write cached events to CSV",
+        description="Write cached events (newest first) to a CSV file, or to stdout with -o -.",
+    )
+    export.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="FILE",
+        help="the CSV file to write, or - for standard output",
+    )
+    export.add_argument(
+        "--query",
+        metavar="Q",
+        help="only events matching the search query, e.g. 'action:export after:7d'",
+    )
+    export.add_argument(
+        "--cache", metavar="URL", help="cache database: a file path or SQLAlchemy URL"
+    )
+    export.add_argument(
+        "--profile", metavar="NAME", help="whose events (default: the cache's only profile)"
+    )
+    export.add_argument("--bom", action="store_true", help="start with a UTF-8 BOM (for Excel)")
+    export.add_argument(
+        "--no-formula-guard",
+        action="store_true",
+        help="do not prefix ' to cells starting with = + - @ (formula injection)",
+    )
+    export.set_defaults(handler=cmd_export)
+
+    profile = commands.add_parser(
+        "profile",
+        parents=[verbose],
+        help="manage saved connection profiles",
+        description="Saved connection profiles. Settings go to the config folder; secrets go "
+        "to the OS keyring only.",
+    )
+    actions = profile.add_subparsers(dest="action", metavar="ACTION", required=True)
+    add = actions.add_parser(
+        "add",
+        parents=[verbose],
+        help="save a profile and store its secret in the keyring",
+        description="Save a profile. The secret is read from "
+        f"{config.ENV_SECRET} if set, else prompted for (or read from stdin when piped), and "
+        "stored in the OS keyring.",
+    )
+    add.add_argument("name", metavar="NAME")
+    add.add_argument("--base-url", required=True, metavar="URL")
+    add.add_argument("--client-id", required=True, metavar="ID")
+    add.add_argument("--page-size", type=_int_between(1, 1000), default=1000, metavar="N")
+    add.add_argument("--ca-bundle", metavar="PATH", help="a CA bundle to trust for this platform")
+    add.add_argument(
+        "--timezone",
+        default="local",
+        metavar="TZ",
+        help="time zone the app shows times in (default: local)",
+    )
+    add.add_argument(
+        "--cache", metavar="URL", help="this profile's cache (default: the shared one)"
+    )
+    add.add_argument("--default", action="store_true", help="make it the default profile")
+    add.add_argument("--replace", action="store_true", help="overwrite a profile of that name")
+    add.set_defaults(handler=cmd_profile_add)
+    listing = actions.add_parser("list", parents=[verbose], help="show saved profiles")
+    listing.set_defaults(handler=cmd_profile_list)
+    remove = actions.add_parser(
+        "remove", parents=[verbose], help="delete a profile and its stored secret"
+    )
+    remove.add_argument("name", metavar="NAME")
+    remove.set_defaults(handler=cmd_profile_remove)
+    default = actions.add_parser(
+        "default", parents=[verbose], help="show or set the default profile"
+    )
+    default.add_argument("name", metavar="NAME", nargs="?")
+    default.set_defaults(handler=cmd_profile_default)
+
+    sandbox = commands.add_parser(
+        "sandbox",
+        parents=[verbose],
+        help="run a local fake platform with demo data",
+        description="Run the sandbox platform server in the foreground (Ctrl+C stops it).",
+    )
+    sandbox.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    sandbox.add_argument(
+        "--port",
+        type=_int_between(0, 65535),
+        default=8765,
+        help="port (0 picks a free one; default 8765)",
+    )
+    sandbox.add_argument(
+        "--events",
+        type=_int_between(0),
+        default=5000,
+        metavar="N",
+        help="synthetic events to serve (default 5000)",
+    )
+    sandbox.add_argument("--seed", type=int, default=1, metavar="N", help="random seed")
+    faults = sandbox.add_argument_group("fault injection")
+    faults.add_argument(
+        "--rate-limit-every",
+        type=_int_between(0),
+        default=0,
+        metavar="N",
+        help="answer every Nth list request with 429",
+    )
+    faults.add_argument(
+        "--retry-after",
+        type=_non_negative_float,
+        default=1.0,
+        metavar="S",
+        help="Retry-After seconds of those 429s (default 1)",
+    )
+    faults.add_argument(
+        "--server-error-every",
+        type=_int_between(0),
+        default=0,
+        metavar="N",
+        help="answer every Nth list request with a 5xx",
+    )
+    faults.add_argument(
+        "--token-ttl",
+        type=_non_negative_float,
+        metavar="S",
+        help="tokens expire after S seconds (default 24 h)",
+    )
+    faults.add_argument(
+        "--slow-page",
+        type=_non_negative_float,
+        default=0.0,
+        metavar="S",
+        help="wait S seconds before answering each list page",
+    )
+    faults.add_argument(
+        "--malformed-every",
+        type=_int_between(0),
+        default=0,
+        metavar="N",
+        help="answer every Nth list request with an HTML page instead of JSON",
+    )
+    faults.add_argument(
+        "--repeat-across-pages",
+        action="store_true",
+        help="start some pages with the previous page's last event again",
+    )
+    faults.add_argument(
+        "--no-rate-limit", action="store_true", help="do not enforce the 10 requests/second limit"
+    )
+    faults.add_argument(
+        "--forbidden",
+        action="store_true",
+        help="act as a non-administrator: every list call answers 403",
+    )
+    sandbox.set_defaults(handler=cmd_sandbox)
+    return parser
+
+
+def _split_gui(argv: list[str]) -> tuple[int, list[str]] | None:
+    """(verbosity, app argv) when this command line is for the GUI, else None.
+
+    A command line is for argparse when its first word after -v flags is a command or a
+    top-level help/version flag; anything else (nothing, or the app's own options such as
+    --demo) goes to the desktop app untouched, after an optional `gui` word.
+    """
+    verbosity = 0
+    rest = list(argv)
+    while rest and re.fullmatch(r"-v+|--verbose", rest[0]):
+        verbosity += 1 if rest[0] == "--verbose" else len(rest[0]) - 1
+        rest.pop(0)
+    if rest and (rest[0] in COMMANDS or rest[0] in ("-h", "--help", "--version")):
+        return None
+    if rest and rest[0] == GUI_COMMAND:
+        rest.pop(0)
+    return verbosity, rest
+
+
+def _run_gui(argv: list[str]) -> int:
+    from audit_viewer.app import main as app_main
+
+    return app_main(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``audit-viewer`` and ``python -m audit_viewer``; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    _redact.add(os.environ.get(config.ENV_SECRET))
+    try:
+        gui = _split_gui(argv)
+        if gui is not None:
+            verbosity, app_argv = gui
+            with _logging(verbosity):
+                return _run_gui(app_argv)
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit as exc:  # --help, --version, or a usage error argparse printed
+            return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+        with _logging(args.verbose):
+            try:
+                return args.handler(args)
+            except CliError as exc:
+                log.info("%s failed: %s", args.command, exc)
+                _print_error(str(exc), exc.details)
+                return exc.code
+            except KeyboardInterrupt:
+                print(f"{PROG}: interrupted", file=sys.stderr)
+                return EXIT_INTERRUPTED
+            except Exception as exc:
+                log.exception("Unexpected error in %s", args.command)
+                log_file = config.log_dir() / "audit-viewer.log"
+                _print_error(f"internal error ({type(exc).__name__}: {exc}); details in {log_file}")
+                return EXIT_INTERNAL
+    finally:
+        _redact.clear()

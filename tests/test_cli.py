@@ -1,0 +1,604 @@
+"""The command line end to end: a real sandbox server, real SQLite caches, main() in-process and
+`python -m audit_viewer` in subprocesses, as an admin would run them."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import types
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import keyring.core
+import pytest
+from keyring.backends import fail
+from keyring_backend import ENV_FILE, MemoryKeyring
+
+from audit_viewer import __version__, cli, config
+
+TESTS_DIR = Path(__file__).resolve().parent
+WRONG_SECRET = "wrong-secret-7f3a9c"
+HEADER = ["id", "created_at", "user", "user_email", "actor_type", "action", "description"]
+
+
+@pytest.fixture(autouse=True)
+def no_real_keyring(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test here may reach the developer's real keyring: start with none at all."""
+    monkeypatch.setattr(keyring.core, "_keyring_backend", fail.Keyring())
+
+
+@pytest.fixture
+def memory_keyring(monkeypatch: pytest.MonkeyPatch) -> MemoryKeyring:
+    backend = MemoryKeyring()
+    monkeypatch.setattr(keyring.core, "_keyring_backend", backend)
+    return backend
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> str:
+    return str(tmp_path / "cache.sqlite3")
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """main() in-process; returns (exit code, stdout, stderr)."""
+    code = cli.main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def run_subprocess(
+    *args: str, env: dict[str, str] | None = None, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "audit_viewer", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=subprocess_env(env),
+        timeout=180,
+    )
+
+
+def subprocess_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ)  # carries AUDIT_VIEWER_HOME from the conftest
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TESTS_DIR), env.get("PYTHONPATH")]))
+    env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
+    env["PYTHONIOENCODING"] = "utf-8"
+    env.update(extra or {})
+    return env
+
+
+def read_csv(text: str) -> list[dict[str, str]]:
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    assert rows[0] == HEADER
+    return [dict(zip(HEADER, row, strict=True)) for row in rows[1:]]
+
+
+def sync_args(server, cache: str, *extra: str) -> list[str]:
+    return [
+        "sync",
+        "--base-url",
+        server.url,
+        "--client-id",
+        server.client_id,
+        "--cache",
+        cache,
+        *extra,
+    ]
+
+
+def one_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("audit-viewer: error: ")
+    return lines[0]
+
+
+def log_text() -> str:
+    return "".join(p.read_text(encoding="utf-8") for p in config.log_dir().glob("*.log*"))
+
+
+# --- one first sync, shared ---------------------------------------------------------------
+
+
+@dataclass
+class Synced:
+    server: Any
+    cache: Path
+    code: int
+    out: str
+    err: str
+
+    @property
+    def ids(self) -> set[str]:
+        return {e["id"] for e in self.server.all_events()}
+
+
+@pytest.fixture(scope="module")
+def synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synced]:
+    """One sandbox and one first sync through the CLI, for every test that reads a synced cache.
+
+    A first sync reads the 90-day window in day-sized chunks at the contract's 10 requests per
+    second, about ten seconds; the tests copy the result instead of repeating it.
+    """
+    from audit_viewer.sandbox import SandboxServer
+
+    home = tmp_path_factory.mktemp("synced-home")
+    cache = home / "template.sqlite3"
+    with SandboxServer(events=1500, seed=7) as server, pytest.MonkeyPatch.context() as mp:
+        mp.setenv(config.ENV_HOME, str(home))
+        mp.setenv(config.ENV_SECRET, server.secret)
+        mp.setattr(keyring.core, "_keyring_backend", fail.Keyring())
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = cli.main(sync_args(server, str(cache)))
+        yield Synced(server, cache, code, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture
+def synced_cache(synced: Synced, tmp_path: Path) -> str:
+    """A private copy of the shared synced cache (SQLite's backup API copies it consistently)."""
+    target = tmp_path / "cache.sqlite3"
+    with (
+        contextlib.closing(sqlite3.connect(synced.cache)) as src,
+        contextlib.closing(sqlite3.connect(target)) as dst,
+    ):
+        src.backup(dst)
+    return str(target)
+
+
+# --- sync + export -------------------------------------------------------------------------
+
+
+def test_sync_then_export_without_any_profile_gives_exactly_the_servers_events(
+    synced: Synced, synced_cache: str, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, expected = synced.server, synced.ids
+    profile = config.derived_profile_name(server.url, server.client_id)
+    assert (synced.code, synced.err) == (0, "")
+    assert re.fullmatch(
+        rf"Synced {len(expected)} new events \({len(expected)} cached\) "
+        rf"for profile {re.escape(profile)} in \d+\.\d s\n",
+        synced.out,
+    )
+
+    target = tmp_path / "audit.csv"
+    code, out, err = run(capsys, "export", "-o", str(target), "--cache", synced_cache)
+    assert code == 0 and out == ""
+    assert err == f"Exported {len(expected)} events to {target}\n"
+    rows = read_csv(target.read_text(encoding="utf-8"))
+    assert {r["id"] for r in rows} == expected and len(rows) == len(expected)
+    times = [r["created_at"] for r in rows]
+    assert times == sorted(times, reverse=True)  # newest first, as the platform shows them
+
+    monkeypatch.setenv(config.ENV_SECRET, server.secret)
+    code, out, err = run(capsys, *sync_args(server, synced_cache))
+    assert (code, err) == (0, "")
+    assert out.startswith(f"Synced 0 new events ({len(expected)} cached) for profile {profile}")
+
+
+def test_export_query_filters_and_a_bad_query_names_the_position(
+    synced: Synced, synced_cache: str, tmp_path: Path, capsys
+) -> None:
+    system = {e["id"] for e in synced.server.all_events() if e["actor_type"] == "system"}
+    assert 0 < len(system) < len(synced.ids)
+
+    code, out, err = run(
+        capsys, "export", "-o", "-", "--cache", synced_cache, "--query", "actor:system"
+    )
+    assert code == 0
+    rows = read_csv(out)
+    assert {r["id"] for r in rows} == system
+    assert {r["actor_type"] for r in rows} == {"system"}
+    assert err == f"Exported {len(system)} events to standard output\n"
+
+    target = tmp_path / "bad.csv"
+    code, out, err = run(
+        capsys, "export", "-o", str(target), "--cache", synced_cache, "--query", "usr:x"
+    )
+    assert code == cli.EXIT_USAGE
+    assert "position 0" in one_line(err)
+    assert not target.exists()
+
+
+def test_export_guards_formulas_by_default_and_can_add_a_bom(
+    synced: Synced, synced_cache: str, tmp_path: Path, capsys
+) -> None:
+    hostile = {e["id"]: e["description"] for e in synced.server.all_events()}
+    hostile = {k: v for k, v in hostile.items() if v and v[0] in "=+-@"}
+    assert hostile, "the sandbox serves descriptions that look like formulas"
+
+    guarded, raw = tmp_path / "guarded.csv", tmp_path / "raw.csv"
+    assert run(capsys, "export", "-o", str(guarded), "--cache", synced_cache, "--bom")[0] == 0
+    args = ["export", "-o", str(raw), "--cache", synced_cache, "--no-formula-guard"]
+    assert run(capsys, *args)[0] == 0
+    assert guarded.read_bytes().startswith(b"\xef\xbb\xbf")
+    assert not raw.read_bytes().startswith(b"\xef\xbb\xbf")
+    by_id_guarded = {r["id"]: r for r in read_csv(guarded.read_text(encoding="utf-8-sig"))}
+    by_id_raw = {r["id"]: r for r in read_csv(raw.read_text(encoding="utf-8"))}
+    for event_id, description in hostile.items():
+        assert by_id_guarded[event_id]["description"] == "'" + description
+        assert by_id_raw[event_id]["description"] == description
+
+
+def test_export_with_several_profiles_lists_them_and_stops(
+    synced: Synced, synced_cache: str, tmp_path: Path, capsys
+) -> None:
+    from audit_viewer.cache import CacheStore
+    from audit_viewer.events import normalize_event
+
+    with CacheStore.open(synced_cache) as store:  # a second tenant archived in the same cache
+        store.upsert_events("beta", [normalize_event(e) for e in synced.server.all_events()[:7]])
+    derived = config.derived_profile_name(synced.server.url, synced.server.client_id)
+
+    target = tmp_path / "out.csv"
+    code, out, err = run(capsys, "export", "-o", str(target), "--cache", synced_cache)
+    assert code == cli.EXIT_USAGE and out == ""
+    first, *listed = err.strip().splitlines()
+    assert first.startswith("audit-viewer: error: ") and "--profile" in first
+    assert [line.split()[0] for line in listed] == sorted(["beta", derived])
+    assert "beta (7 events)" in err
+    assert not target.exists()
+
+    code, _, err = run(
+        capsys, "export", "-o", str(target), "--cache", synced_cache, "--profile", "beta"
+    )
+    assert code == 0
+    assert len(read_csv(target.read_text(encoding="utf-8"))) == 7
+    code, _, err = run(capsys, "export", "-o", "-", "--cache", synced_cache, "--profile", "gamma")
+    assert code == cli.EXIT_USAGE and "beta" in one_line(err)
+
+
+def test_export_from_an_empty_or_missing_cache_says_so(tmp_path: Path, capsys) -> None:
+    from audit_viewer.cache import CacheStore
+
+    missing = tmp_path / "nowhere.sqlite3"
+    code, _, err = run(capsys, "export", "-o", "-", "--cache", str(missing))
+    assert code == cli.EXIT_USAGE
+    assert "No cache at" in one_line(err) and "sync" in err
+    assert not missing.exists()  # looking did not create it
+
+    empty = tmp_path / "empty.sqlite3"
+    CacheStore.open(empty).close()
+    code, out, err = run(capsys, "export", "-o", "-", "--cache", str(empty))
+    assert code == cli.EXIT_USAGE and out == ""
+    assert "is empty" in one_line(err)
+
+
+def test_keep_days_drops_older_events_from_the_archive(
+    synced: Synced, synced_cache: str, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(config.ENV_SECRET, synced.server.secret)
+    assert run(capsys, *sync_args(synced.server, synced_cache, "--keep-days", "30"))[0] == 0
+    code, out, _ = run(capsys, "export", "-o", "-", "--cache", synced_cache)
+    assert code == 0
+    cutoff = format(datetime.now(UTC) - timedelta(days=30, minutes=5), "%Y-%m-%dT%H:%M:%S")
+    rows = read_csv(out)
+    assert rows and all(r["created_at"] >= cutoff for r in rows)
+    assert len(rows) < len(synced.ids)
+
+
+# --- sync failures: one line, right exit code, never the secret ----------------------------
+
+
+def test_sync_without_a_secret_says_how_to_give_one(synced: Synced, cache: str, capsys) -> None:
+    code, out, err = run(capsys, *sync_args(synced.server, cache))
+    assert code == cli.EXIT_USAGE and out == ""
+    assert config.ENV_SECRET in one_line(err)
+
+
+def test_sync_without_any_profile_says_what_to_pass(capsys, monkeypatch) -> None:
+    code, _, err = run(capsys, "sync")
+    assert code == cli.EXIT_USAGE
+    line = one_line(err)
+    assert "--profile" in line and "--base-url" in line
+    monkeypatch.setenv(config.ENV_PROFILE, "staging")
+    code, _, err = run(capsys, "sync")
+    assert code == cli.EXIT_USAGE
+    assert "'staging'" in one_line(err) and config.ENV_PROFILE in err
+
+
+def test_sync_with_bad_credentials_fails_in_one_line_without_the_secret(
+    synced: Synced, cache: str, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(config.ENV_SECRET, WRONG_SECRET)
+    code, out, err = run(capsys, *sync_args(synced.server, cache))
+    assert code == cli.EXIT_AUTH and out == ""
+    assert "credentials" in one_line(err).lower()
+    code, out, err = run(capsys, "-vv", *sync_args(synced.server, cache))  # debug logging too
+    assert code == cli.EXIT_AUTH
+    assert WRONG_SECRET not in out + err
+    assert log_text() and WRONG_SECRET not in log_text()
+
+
+def test_sync_as_a_non_administrator_fails_plainly(
+    cache: str, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from audit_viewer.sandbox import SandboxServer
+
+    with SandboxServer(events=50, seed=3, admin=False) as server:
+        monkeypatch.setenv(config.ENV_SECRET, server.secret)
+        code, out, err = run(capsys, *sync_args(server, cache))
+    assert code == cli.EXIT_FORBIDDEN and out == ""
+    assert "administrator" in one_line(err)
+    assert server.secret not in err
+
+
+def test_plain_http_to_a_remote_host_is_refused(capsys, monkeypatch) -> None:
+    monkeypatch.setenv(config.ENV_SECRET, "whatever-secret")
+    code, _, err = run(capsys, "sync", "--base-url", "http://api.jit.io", "--client-id", "c")
+    assert code == cli.EXIT_USAGE
+    assert "http" in one_line(err)
+
+
+def test_there_is_no_way_to_pass_a_secret_on_the_command_line(capsys) -> None:
+    def option_strings(parser) -> Iterator[str]:
+        for action in parser._actions:
+            yield from action.option_strings
+            for sub in getattr(action, "choices", None) or {}:
+                if not isinstance(sub, str) or not hasattr(action.choices[sub], "_actions"):
+                    continue
+                yield from option_strings(action.choices[sub])
+
+    options = list(option_strings(cli.build_parser()))
+    assert "--base-url" in options and "--client-id" in options
+    assert not [o for o in options if re.search(r"secret|password|key|token(?!-ttl)", o)]
+    code, _, err = run(capsys, "sync", "--secret", "x", "--base-url", "http://127.0.0.1:1")
+    assert code == cli.EXIT_USAGE and "unrecognized arguments" in err
+
+
+# --- profiles and the keyring --------------------------------------------------------------
+# Profiles that sync are named like the shared cache's ad hoc sync, so they continue that
+# archive (a quick incremental sync) instead of reading the whole window again.
+
+
+def test_profile_add_list_sync_remove_with_a_keyring(
+    synced: Synced, synced_cache: str, capsys, memory_keyring: MemoryKeyring, monkeypatch
+) -> None:
+    server = synced.server
+    name = config.derived_profile_name(server.url, server.client_id)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(server.secret + "\n"))
+    code, out, err = run(
+        capsys, "profile", "add", name, "--base-url", server.url,
+        "--client-id", server.client_id, "--page-size", "250",
+    )  # fmt: skip
+    assert code == 0, err
+    assert f"Saved profile {name} (default)" in out
+    assert memory_keyring.stored() == {("audit-viewer", name): server.secret}
+    settings = config.settings_path().read_text(encoding="utf-8")
+    assert server.secret not in settings and '"page_size": 250' in settings
+
+    code, out, _ = run(capsys, "profile", "list")
+    assert code == 0
+    row = next(line for line in out.splitlines() if f" {name} " in line)
+    assert row.startswith("*") and "stored in keyring" in row and server.url in row
+
+    code, out, err = run(capsys, "sync", "--cache", synced_cache)  # default profile + keyring
+    assert code == 0, err
+    assert out.startswith(f"Synced 0 new events ({len(synced.ids)} cached) for profile {name}")
+
+    code, out, err = run(capsys, "profile", "remove", name)
+    assert code == 0
+    assert memory_keyring.stored() == {}
+    assert config.load_profiles() == {}
+    code, out, _ = run(capsys, "profile", "list")
+    assert "No profiles saved" in out
+    logs = log_text()
+    for text in (out, err, logs):
+        assert server.secret not in text
+
+
+def test_profile_default_and_duplicate_names(capsys, memory_keyring, monkeypatch) -> None:
+    for name in ("one", "two"):
+        monkeypatch.setattr(sys, "stdin", io.StringIO("s3cret\n"))
+        args = ["profile", "add", name, "--base-url", "https://api.jit.io", "--client-id", "c"]
+        assert run(capsys, *args)[0] == 0
+    assert config.default_profile_name() == "one"  # the first profile becomes the default
+    assert run(capsys, "profile", "default", "two")[1] == "Default profile: two\n"
+    assert run(capsys, "profile", "default")[1] == "Default profile: two\n"
+    code, _, err = run(capsys, "profile", "default", "three")
+    assert code == cli.EXIT_USAGE and "three" in one_line(err)
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("s3cret\n"))
+    args = ["profile", "add", "one", "--base-url", "https://x.io", "--client-id", "c"]
+    code, _, err = run(capsys, *args)
+    assert code == cli.EXIT_USAGE and "--replace" in one_line(err)
+    assert run(capsys, *args, "--replace")[0] == 0
+    assert config.load_profiles()["one"].base_url == "https://x.io"
+    code, _, err = run(capsys, "profile", "remove", "three")
+    assert code == cli.EXIT_USAGE
+
+
+def test_profile_add_without_a_keyring_says_to_use_the_environment(
+    synced: Synced, synced_cache: str, capsys, monkeypatch
+) -> None:
+    server = synced.server
+    name = config.derived_profile_name(server.url, server.client_id)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("never-read\n"))
+    code, out, err = run(
+        capsys, "profile", "add", name, "--base-url", server.url, "--client-id", server.client_id
+    )
+    assert code == 0
+    assert "no system keyring" in out and config.ENV_SECRET in out
+    assert sys.stdin.read() == "never-read\n"  # nothing was asked for, nothing stored
+
+    code, out, _ = run(capsys, "profile", "list")
+    assert "keyring unavailable" in out and config.ENV_SECRET in out
+
+    code, _, err = run(capsys, "sync", "--profile", name, "--cache", synced_cache)
+    assert code == cli.EXIT_USAGE
+    line = one_line(err)
+    assert config.ENV_SECRET in line and "keyring" in line
+
+    monkeypatch.setenv(config.ENV_SECRET, server.secret)
+    code, out, _ = run(capsys, "sync", "--profile", name, "--cache", synced_cache)
+    assert code == 0 and f"for profile {name}" in out
+
+
+def test_bad_profile_arguments_fail_before_asking_for_a_secret(capsys, memory_keyring) -> None:
+    args = ["--base-url", "http://api.jit.io", "--client-id", "c"]
+    code, _, err = run(capsys, "profile", "add", "p", *args)
+    assert code == cli.EXIT_USAGE and "http" in one_line(err)
+    args = ["--base-url", "https://api.jit.io", "--client-id", "c"]
+    code, _, err = run(capsys, "profile", "add", "bad name", *args)
+    assert code == cli.EXIT_USAGE and "Invalid profile name" in one_line(err)
+    assert memory_keyring.stored() == {} and config.load_profiles() == {}
+
+
+# --- the same through `python -m audit_viewer` ---------------------------------------------
+
+
+def test_subprocess_sync_and_export_to_stdout(synced: Synced, synced_cache: str) -> None:
+    server = synced.server
+    sync = run_subprocess(*sync_args(server, synced_cache), env={config.ENV_SECRET: server.secret})
+    assert sync.returncode == 0, sync.stderr
+    assert sync.stdout.startswith(f"Synced 0 new events ({len(synced.ids)} cached)")
+    assert sync.stderr == ""  # not a terminal: no progress bar, nothing noisy
+
+    export = run_subprocess("export", "-o", "-", "--cache", synced_cache)
+    assert export.returncode == 0, export.stderr
+    assert {r["id"] for r in read_csv(export.stdout)} == synced.ids
+    assert export.stderr == f"Exported {len(synced.ids)} events to standard output\n"
+
+
+def test_subprocess_profile_add_from_stdin_then_sync_never_shows_the_secret(
+    synced: Synced, synced_cache: str, tmp_path: Path
+) -> None:
+    server = synced.server
+    name = config.derived_profile_name(server.url, server.client_id)
+    keyring_env = {
+        "PYTHON_KEYRING_BACKEND": "keyring_backend.MemoryKeyring",
+        ENV_FILE: str(tmp_path / "keyring.json"),
+    }
+    add = run_subprocess(
+        "profile", "add", name, "--base-url", server.url, "--client-id", server.client_id,
+        env=keyring_env, stdin=server.secret + "\n",
+    )  # fmt: skip
+    assert add.returncode == 0, add.stderr
+    listing = run_subprocess("profile", "list", env=keyring_env)
+    assert "stored in keyring" in listing.stdout
+    sync = run_subprocess("-v", "sync", "--profile", name, "--cache", synced_cache, env=keyring_env)
+    assert sync.returncode == 0, sync.stderr
+    assert f"for profile {name}" in sync.stdout
+    for proc in (add, listing, sync):
+        assert server.secret not in proc.stdout + proc.stderr
+    assert server.secret not in config.settings_path().read_text(encoding="utf-8")
+    assert server.secret not in log_text()
+
+
+def test_subprocess_bad_credentials(synced: Synced, cache: str) -> None:
+    env = {config.ENV_SECRET: WRONG_SECRET}
+    proc = run_subprocess(*sync_args(synced.server, cache), env=env)
+    assert proc.returncode == cli.EXIT_AUTH
+    assert proc.stdout == ""
+    one_line(proc.stderr)
+    assert WRONG_SECRET not in proc.stderr
+
+
+def test_ctrl_c_cancels_a_sync_cleanly_and_the_next_one_finishes(cache: str) -> None:
+    from audit_viewer.sandbox import Faults, SandboxServer
+
+    with SandboxServer(events=600, seed=5, faults=Faults(slow_page_seconds=0.3)) as server:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "audit_viewer", *sync_args(server, cache, "--page-size", "5")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=subprocess_env({config.ENV_SECRET: server.secret}),
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while server.stats.list_requests < 3 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=60)
+        finally:
+            proc.kill()
+        assert proc.returncode == cli.EXIT_INTERRUPTED, err
+        assert "cancelled" in err and "run the same command again" in err
+        assert "Traceback" not in err
+
+        server.faults.slow_page_seconds = 0.0
+        rerun = run_subprocess(
+            *sync_args(server, cache, "--page-size", "1000"),
+            env={config.ENV_SECRET: server.secret},
+        )
+        assert rerun.returncode == 0, rerun.stderr
+        exported = run_subprocess("export", "-o", "-", "--cache", cache)
+        assert {r["id"] for r in read_csv(exported.stdout)} == {
+            e["id"] for e in server.all_events()
+        }
+
+
+def test_sandbox_command_serves_until_ctrl_c() -> None:
+    from audit_viewer.api import PlatformClient
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "audit_viewer", "sandbox", "--port", "0", "--events", "120"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=subprocess_env(),
+    )
+    try:
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("Press Ctrl+C"):
+                break
+        url = re.search(r"http://127\.0\.0\.1:\d+", "".join(lines)).group(0)
+        example = next(line for line in lines if " sync " in line).split()
+        assert example[0].startswith(f"{config.ENV_SECRET}=")
+        assert example[1:6] == ["audit-viewer", "sync", "--base-url", url, "--client-id"]
+        secret, client_id = example[0].split("=", 1)[1], example[6]
+
+        with PlatformClient(url, client_id, secret) as client:  # the printed credentials work
+            page = next(iter(client.iter_pages()))
+        assert page.events
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    assert "Sandbox stopped" in err
+
+
+# --- the rest of the surface ---------------------------------------------------------------
+
+
+def test_version_and_help(capsys) -> None:
+    code, out, _ = run(capsys, "--version")
+    assert (code, out) == (0, f"audit-viewer {__version__}\n")
+    code, out, _ = run(capsys, "--help")
+    assert code == 0
+    for command in ("sync", "export", "profile", "sandbox", "exit codes"):
+        assert command in out
+
+
+def test_no_command_opens_the_desktop_app_with_its_own_options(capsys, monkeypatch) -> None:
+    calls: list[list[str]] = []
+    app = types.ModuleType("audit_viewer.app")
+    app.main = lambda argv: calls.append(argv) or 0  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "audit_viewer.app", app)
+    assert cli.main([]) == 0
+    assert cli.main(["--demo", "--cache", "x.db"]) == 0
+    assert cli.main(["-v", "gui", "--help"]) == 0
+    assert calls == [[], ["--demo", "--cache", "x.db"], ["--help"]]
+
+
+def test_argument_errors_exit_2(capsys) -> None:
+    assert run(capsys, "sync", "--page-size", "0")[0] == cli.EXIT_USAGE
+    assert run(capsys, "export")[0] == cli.EXIT_USAGE  # -o is required
+    code, _, err = run(capsys, "sync", "--base-url", "https://api.jit.io")
+    assert code == cli.EXIT_USAGE and "--client-id" in one_line(err)
