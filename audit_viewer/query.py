@@ -1,0 +1,629 @@
+"""The query language of the search bar, the column filters and ``export --query``.
+
+One hand-written tokenizer and parser, so every error can name the character where it happened,
+and one vectorized evaluator: each term is matched over whole Arrow columns (``pyarrow.compute``),
+terms are combined with numpy boolean operations, and nothing loops over rows in Python.
+
+Grammar (whitespace separates terms; terms AND together; ``OR`` between terms has lower
+precedence than the implicit AND, so ``a b OR c`` means ``(a AND b) OR c``)::
+
+    term      := ["-"] (phrase | qualifier | word)
+    phrase    := '"' characters, with \\" and \\\\ as escapes '"'
+    qualifier := name ":" (phrase | word)      name: user action description id actor after before
+
+Words and phrases are case-insensitive substrings. ``after:`` is inclusive and ``before:``
+exclusive, so ``after:X before:Y`` is the half-open range [X, Y) like the Time filter.
+"""
+
+from __future__ import annotations
+
+import re
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from audit_viewer.events import ACTOR_TYPES
+
+#: Columns a bare word searches when the caller does not narrow it (``user_name`` is included
+#: because the display string ``user`` shows the email when both are known).
+DEFAULT_FIELDS: tuple[str, ...] = (
+    "user",
+    "user_name",
+    "user_email",
+    "action",
+    "description",
+    "id",
+    "actor_type",
+)
+
+_TEXT_QUALIFIERS: dict[str, tuple[str, ...]] = {
+    "user": ("user", "user_name", "user_email"),
+    "action": ("action",),
+    "description": ("description",),
+    "id": ("id",),
+}
+QUALIFIERS: tuple[str, ...] = (*_TEXT_QUALIFIERS, "actor", "after", "before")
+
+#: Presets of :attr:`FilterSet.time_preset`, each meaning "created within this span before now".
+TIME_PRESETS: dict[str, timedelta] = {
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+    "90d": timedelta(days=90),
+}
+
+#: A query is typed by a person; more terms than this is a paste accident, not a search.
+MAX_TERMS = 100
+
+_SPAN_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_SPAN = re.compile(r"(\d+)([a-z]+)", re.IGNORECASE)
+_NAME = re.compile(r"[A-Za-z_]+(?=:)")
+_LARGEST_SPAN = timedelta(days=365 * 1000)
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+@dataclass(frozen=True)
+class QueryError:
+    """Why a query cannot be used, and where: ``position`` is a 0-based offset into the text."""
+
+    message: str
+    position: int
+
+    def __str__(self) -> str:
+        return f"{self.message} at position {self.position}"
+
+
+@dataclass(frozen=True)
+class TextTest:
+    """Case-insensitive substring ``needle`` in any of ``fields`` (frame column names)."""
+
+    fields: tuple[str, ...]
+    needle: str
+
+
+@dataclass(frozen=True)
+class ActorTest:
+    """``actor_type`` equals ``actor`` exactly."""
+
+    actor: str
+
+
+@dataclass(frozen=True)
+class TimeTest:
+    """``created_at`` on or after / before an instant, or a span before ``now``."""
+
+    op: str  # "after" or "before"
+    at: datetime | None = None
+    span: timedelta | None = None
+
+    def bound(self, now: datetime) -> datetime:
+        if self.at is not None:
+            return self.at
+        assert self.span is not None
+        try:
+            return now - self.span
+        except OverflowError:
+            return datetime.min.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Term:
+    test: TextTest | ActorTest | TimeTest
+    negate: bool
+    position: int
+
+
+@dataclass(frozen=True)
+class Query:
+    """A parsed query: ``groups`` are ORed, the terms inside one group ANDed."""
+
+    text: str
+    groups: tuple[tuple[Term, ...], ...] = field(default=(), repr=False)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.groups
+
+    def highlight_terms(self) -> list[str]:
+        """Positive words, phrases and text-qualifier values, in order, without repeats."""
+        seen: set[str] = set()
+        terms: list[str] = []
+        for group in self.groups:
+            for term in group:
+                if term.negate or not isinstance(term.test, TextTest):
+                    continue
+                key = term.test.needle.casefold()
+                if key not in seen:
+                    seen.add(key)
+                    terms.append(term.test.needle)
+        return terms
+
+    def mask(self, df: pd.DataFrame, now: datetime | None = None) -> np.ndarray:
+        """Boolean array over ``df``'s rows: True where the row matches."""
+        rows = len(df)
+        if not self.groups:
+            return np.ones(rows, dtype=bool)
+        if rows == 0:
+            return np.zeros(0, dtype=bool)
+        now = _aware(now) if now is not None else datetime.now(UTC)
+        result = np.zeros(rows, dtype=bool)
+        for group in self.groups:
+            matched = np.ones(rows, dtype=bool)
+            # Cheap terms first; once few rows are left, the free-text scans look only at them.
+            for term in sorted(group, key=_cost):
+                alive = int(np.count_nonzero(matched))
+                if alive == 0:
+                    break
+                within = np.flatnonzero(matched) if alive <= rows // 4 else None
+                hits = _evaluate(term.test, df, now, within)
+                matched &= ~hits if term.negate else hits
+            result |= matched
+        return result
+
+
+def parse_query(text: str, *, default_fields: tuple[str, ...] | None = None) -> Query | QueryError:
+    """Parse ``text``; a malformed query comes back as a :class:`QueryError`, never raised.
+
+    ``default_fields`` are the frame columns a bare word or phrase searches (a column filter
+    passes its own column); ``None`` means :data:`DEFAULT_FIELDS`.
+    """
+    return _Parser(text, tuple(default_fields) if default_fields else DEFAULT_FIELDS).parse()
+
+
+class _Parser:
+    """Scans the text once, left to right, keeping the offset for error messages."""
+
+    def __init__(self, text: str, fields: tuple[str, ...]) -> None:
+        self.text = text
+        self.fields = fields
+        self.pos = 0
+
+    def parse(self) -> Query | QueryError:
+        bad = _SURROGATE.search(self.text)
+        if bad:
+            return QueryError(f"Invalid character U+{ord(bad.group()):04X}", bad.start())
+        groups: list[tuple[Term, ...]] = []
+        current: list[Term] = []
+        count = 0
+        or_at: int | None = None
+        while True:
+            self._skip_space()
+            if self.pos >= len(self.text):
+                break
+            start = self.pos
+            if self._at_or():
+                if not current:
+                    return QueryError("Nothing before OR", start)
+                groups.append(tuple(current))
+                current = []
+                or_at = start
+                self.pos += 2
+                continue
+            term = self._term()
+            if isinstance(term, QueryError):
+                return term
+            if term is None:
+                continue
+            count += 1
+            if count > MAX_TERMS:
+                return QueryError(f"Too many terms (at most {MAX_TERMS})", start)
+            current.append(term)
+        if or_at is not None and not current:
+            return QueryError("Nothing after OR", or_at)
+        if current:
+            groups.append(tuple(current))
+        return Query(self.text, tuple(groups))
+
+    def _skip_space(self) -> None:
+        while self.pos < len(self.text) and self.text[self.pos].isspace():
+            self.pos += 1
+
+    def _ends_word(self, index: int) -> bool:
+        return index >= len(self.text) or self.text[index].isspace()
+
+    def _at_or(self) -> bool:
+        return self.text.startswith("OR", self.pos) and self._ends_word(self.pos + 2)
+
+    def _term(self) -> Term | QueryError | None:
+        start = self.pos
+        negate = self.text[self.pos] == "-"
+        if negate:
+            self.pos += 1
+            if self._ends_word(self.pos):
+                return QueryError("Nothing to exclude after '-'", start)
+        if self.text[self.pos] == '"':
+            phrase = self._phrase()
+            if isinstance(phrase, QueryError):
+                return phrase
+            if not phrase:  # "" alone restricts nothing
+                return None
+            return Term(TextTest(self.fields, phrase), negate, start)
+        name = _NAME.match(self.text, self.pos)
+        if name and not self.text.startswith(("/", "\\"), name.end() + 1):  # not a URL or path
+            return self._qualifier(name.group(), negate, start)
+        return Term(TextTest(self.fields, self._word()), negate, start)
+
+    def _word(self) -> str:
+        start = self.pos
+        while not self._ends_word(self.pos):
+            self.pos += 1
+        return self.text[start : self.pos]
+
+    def _phrase(self) -> str | QueryError:
+        """Read a quoted phrase starting at the opening quote; backslash escapes \" and \\."""
+        opening = self.pos
+        self.pos += 1
+        chars: list[str] = []
+        text = self.text
+        while self.pos < len(text):
+            char = text[self.pos]
+            if char == "\\" and self.pos + 1 < len(text) and text[self.pos + 1] in '"\\':
+                chars.append(text[self.pos + 1])
+                self.pos += 2
+            elif char == '"':
+                self.pos += 1
+                return "".join(chars)
+            else:
+                chars.append(char)
+                self.pos += 1
+        return QueryError("Unterminated quote", opening)
+
+    def _qualifier(self, name: str, negate: bool, start: int) -> Term | QueryError:
+        key = name.lower()
+        if key not in QUALIFIERS:
+            return QueryError(f"Unknown qualifier '{name}:'", self.pos)
+        self.pos += len(name) + 1
+        value_at = self.pos
+        if self._ends_word(self.pos):
+            return QueryError(f"Missing value after '{name}:'", value_at)
+        value = self._phrase() if self.text[self.pos] == '"' else self._word()
+        if isinstance(value, QueryError):
+            return value
+        if not value:
+            return QueryError(f"Missing value after '{name}:'", value_at)
+        test: TextTest | ActorTest | TimeTest | QueryError
+        if key in _TEXT_QUALIFIERS:
+            test = TextTest(_TEXT_QUALIFIERS[key], value)
+        elif key == "actor":
+            actor = value.lower()
+            if actor in ACTOR_TYPES:
+                test = ActorTest(actor)
+            else:
+                test = QueryError(f"Unknown actor '{value}' (use user, scm or system)", value_at)
+        else:
+            test = _time_test(key, value, value_at)
+        if isinstance(test, QueryError):
+            return test
+        return Term(test, negate, start)
+
+
+def _time_test(op: str, value: str, position: int) -> TimeTest | QueryError:
+    span = _SPAN.fullmatch(value)
+    if span:
+        unit = _SPAN_UNITS.get(span.group(2).lower())
+        if unit is None:
+            return QueryError(f"Unknown time unit in '{value}' (use m, h, d or w)", position)
+        try:
+            delta = timedelta(**{unit: int(span.group(1))})
+        except (OverflowError, ValueError):
+            delta = None
+        if delta is None or delta > _LARGEST_SPAN:
+            return QueryError(f"Time span '{value}' is too large", position)
+        return TimeTest(op, span=delta)
+    text = value[:-1] + "+00:00" if value[-1:] in "Zz" else value
+    try:
+        at = datetime.fromisoformat(text)
+    except (ValueError, OverflowError):
+        return QueryError(
+            f"Bad date '{value}' (use 2026-11-01, 2026-11-01T10:00, 2026-11-01T10:00+02:00 or 7d)",
+            position,
+        )
+    return TimeTest(op, at=_aware(at))
+
+
+def _aware(moment: datetime) -> datetime:
+    """Naive datetimes are UTC (the contract's zone); aware ones keep their instant."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+# --- evaluation --------------------------------------------------------------------------
+
+
+#: Columns of long or unique text: no dictionary helps, a term scans every byte.
+_FREE_TEXT = frozenset({"description", "id", "raw"})
+
+
+def _cost(term: Term) -> int:
+    """Rough evaluation cost, to run the cheap terms of a group before the free-text scans."""
+    if not isinstance(term.test, TextTest):
+        return 0
+    return 2 if _FREE_TEXT.intersection(term.test.fields) else 1
+
+
+def _evaluate(
+    test: TextTest | ActorTest | TimeTest,
+    df: pd.DataFrame,
+    now: datetime,
+    within: np.ndarray | None = None,
+) -> np.ndarray:
+    """Rows passing ``test``; with ``within``, rows outside it may be left False."""
+    if isinstance(test, TextTest):
+        hits = np.zeros(len(df), dtype=bool)
+        for name in test.fields:
+            if name in df.columns:
+                hits |= _column(df[name]).contains(test.needle, within)
+        return hits
+    if isinstance(test, ActorTest):
+        if "actor_type" not in df.columns:
+            return np.zeros(len(df), dtype=bool)
+        return _column(df["actor_type"]).equals(test.actor)
+    return _time_mask(df, test.op, test.bound(now))
+
+
+def _time_mask(df: pd.DataFrame, op: str, bound: datetime) -> np.ndarray:
+    """``created_at >= bound`` (after) or ``< bound`` (before); missing times never match."""
+    if "created_at" not in df.columns:
+        return np.zeros(len(df), dtype=bool)
+    created = df["created_at"]
+    if getattr(created.dtype, "tz", None) is None:
+        created = created.dt.tz_localize(UTC)
+    stamp = pd.Timestamp(bound)
+    result = created >= stamp if op == "after" else created < stamp
+    return result.to_numpy(dtype=bool)
+
+
+class _Kept:
+    """What the evaluator keeps about one Arrow column between calls, while the column lives.
+
+    Low-cardinality columns (user, action, actor type, ...) are dictionary-encoded once: a
+    term then runs over the few hundred distinct values and is gathered back through the
+    indices. The other columns (description, id) remember their last few substring results:
+    the view evaluates the same terms again for the facets and on every keystroke in another
+    filter, and a word typed one letter further only needs to look at the rows the shorter
+    word matched. Together this is what keeps typing fast on a million rows.
+
+    Nothing here refers to the column itself, so keeping it does not keep the frame alive.
+    """
+
+    #: Below this many rows every column is matched directly: encoding would not pay off, and
+    #: ``export --query`` masks 50,000-row chunks that are each searched only once.
+    ENCODE_FROM_ROWS = 100_000
+    #: Substring results kept per unencoded column (each is one byte per row).
+    KEEP_RESULTS = 8
+
+    def __init__(self, values: pa.ChunkedArray, *, encode: bool) -> None:
+        self.dictionary: pa.Array | None = None
+        self.indices: np.ndarray | None = None
+        self.recent: OrderedDict[str, tuple[np.ndarray, int]] = OrderedDict()
+        if encode and len(values) >= self.ENCODE_FROM_ROWS:
+            sample = values.slice(0, 10_000)
+            if pc.count_distinct(sample).as_py() < len(sample) // 5:
+                encoded = pc.dictionary_encode(values.combine_chunks())
+                self.dictionary = encoded.dictionary
+                self.indices = np.asarray(
+                    pc.fill_null(encoded.indices, len(encoded.dictionary)), dtype=np.int32
+                )
+
+    def remember(self, key: str, hits: np.ndarray) -> None:
+        hits.flags.writeable = False  # shared by later calls: nobody may change it
+        self.recent[key] = (hits, int(np.count_nonzero(hits)))
+        if len(self.recent) > self.KEEP_RESULTS:
+            self.recent.popitem(last=False)
+
+    def candidates(self, key: str, rows: int) -> np.ndarray | None:
+        """Rows that can contain ``key``: those of the sparsest remembered part of it."""
+        if not key.isascii():
+            return None
+        known = [count_and_hits for part, count_and_hits in self.recent.items()
+                 if part.isascii() and part in key]  # fmt: skip
+        if not known:
+            return None
+        hits, count = min(known, key=lambda item: item[1])
+        if count > rows // 4:  # taking most rows costs more than it saves
+            return None
+        return np.flatnonzero(hits)
+
+
+class _Column:
+    """One string column during one evaluation: its Arrow values and what is kept about them."""
+
+    def __init__(self, values: pa.ChunkedArray, kept: _Kept) -> None:
+        self.values = values
+        self.kept = kept
+
+    def _per_row(
+        self,
+        compute: Callable[[pa.Array | pa.ChunkedArray], object],
+        within: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Run an Arrow predicate over the distinct values if encoded, else over the rows."""
+        dictionary, indices = self.kept.dictionary, self.kept.indices
+        if dictionary is None or indices is None:
+            return _bool(compute(self.values))
+        per_value = np.append(_bool(compute(dictionary)), False)  # the False is for nulls
+        if within is None:
+            return per_value[indices]
+        hits = np.zeros(len(indices), dtype=bool)
+        hits[within] = per_value[indices[within]]
+        return hits
+
+    def contains(self, needle: str, within: np.ndarray | None = None) -> np.ndarray:
+        """Rows containing ``needle``, ignoring case; read-only (the result may be shared).
+
+        With ``within`` (row numbers), only those rows need a right answer: the others may
+        come back False, which lets a term after a selective one scan just a few rows.
+        """
+        if self.kept.indices is not None:
+            return self._per_row(lambda v: pc.match_substring(v, needle, ignore_case=True), within)
+        # ASCII case folding maps letter to letter, so for an ASCII needle its lowercase form
+        # names the result exactly, and containment between lowercase needles implies
+        # containment between their match sets.
+        key = needle.lower() if needle.isascii() else needle
+        recent = self.kept.recent
+        if key in recent:
+            recent.move_to_end(key)
+            return recent[key][0]
+        candidates = self.kept.candidates(key, len(self.values))
+        if within is not None and (candidates is None or len(within) < len(candidates)):
+            return self._contains_in(needle, within)  # partial: not kept
+        if candidates is None:
+            hits = _bool(pc.match_substring(self.values, needle, ignore_case=True))
+        else:
+            hits = self._contains_in(needle, candidates)
+        self.kept.remember(key, hits)
+        return hits
+
+    def _contains_in(self, needle: str, rows: np.ndarray) -> np.ndarray:
+        hits = np.zeros(len(self.values), dtype=bool)
+        subset = self.values.take(rows)
+        hits[rows] = _bool(pc.match_substring(subset, needle, ignore_case=True))
+        return hits
+
+    def equals(self, value: str) -> np.ndarray:
+        return self._per_row(lambda v: pc.equal(v, pa.scalar(value, v.type)))
+
+    def isin(self, wanted: frozenset[str]) -> np.ndarray:
+        return self._per_row(lambda v: pc.is_in(v, value_set=pa.array(sorted(wanted), v.type)))
+
+    def value_counts(self, rows: np.ndarray) -> dict[str, int]:
+        """Count of each distinct non-null value among ``rows``, with 0 for the absent ones."""
+        dictionary, indices = self.kept.dictionary, self.kept.indices
+        if dictionary is None or indices is None:
+            counts = dict.fromkeys(pc.drop_null(pc.unique(self.values)).to_pylist(), 0)
+            chosen = pc.value_counts(pc.drop_null(self.values.filter(pa.array(rows))))
+            counts.update(
+                zip(chosen.field(0).to_pylist(), chosen.field(1).to_pylist(), strict=True)
+            )
+            return counts
+        tally = np.bincount(indices[rows], minlength=len(dictionary) + 1)
+        return dict(zip(dictionary.to_pylist(), tally[:-1].tolist(), strict=True))
+
+
+def _bool(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return np.asarray(pc.fill_null(values, False), dtype=bool)
+
+
+#: id(Arrow column) -> what is kept about it; an entry leaves when its column is freed.
+_KEPT: dict[int, _Kept] = {}
+
+
+def _column(series: pd.Series) -> _Column:
+    """The :class:`_Column` of a frame column, with what was kept about it earlier.
+
+    Columns of the frame contract are Arrow-backed strings; anything else (object dtype,
+    numbers, Python strings) is converted on every call and nothing is kept.
+    """
+    array = series.array
+    values = array.__arrow_array__() if isinstance(array, pd.arrays.ArrowExtensionArray) else None
+    if values is None or not (
+        pa.types.is_string(values.type) or pa.types.is_large_string(values.type)
+    ):
+        converted = series.astype("string[pyarrow]").array.__arrow_array__()
+        return _Column(converted, _Kept(converted, encode=False))
+    key = id(values)
+    kept = _KEPT.get(key)
+    if kept is None:
+        kept = _KEPT[key] = _Kept(values, encode=True)
+        # Arrow arrays are immutable, so what is kept stays right until the column is freed
+        # (and a freed column's id can be reused only after this callback ran).
+        weakref.finalize(values, _KEPT.pop, key, None)
+    return _Column(values, kept)
+
+
+# --- the combined view filter --------------------------------------------------------------
+
+
+#: What a column's filter searches when it is not just its own column: the User column shows one
+#: display string, but an admin filtering it by a login or a name expects those to match too.
+COLUMN_FILTER_FIELDS: dict[str, tuple[str, ...]] = {"user": ("user", "user_name", "user_email")}
+
+
+@dataclass
+class FilterSet:
+    """Everything that narrows the table: search bar, column filters, time range, actions."""
+
+    search: str = ""
+    text_filters: dict[str, str] = field(default_factory=dict)
+    time_range: tuple[datetime | None, datetime | None] | None = None
+    time_preset: str | None = None
+    actions: frozenset[str] | None = None
+
+    def _queries(self) -> tuple[list[Query], dict[str, QueryError]]:
+        queries: list[Query] = []
+        errors: dict[str, QueryError] = {}
+        parts = [("search", self.search, None)]
+        parts += [
+            (column, text, COLUMN_FILTER_FIELDS.get(column, (column,)))
+            for column, text in self.text_filters.items()
+        ]
+        for key, text, fields in parts:
+            if not text.strip():
+                continue
+            parsed = parse_query(text, default_fields=fields)
+            if isinstance(parsed, QueryError):
+                errors[key] = parsed
+            else:
+                queries.append(parsed)
+        return queries, errors
+
+    def errors(self) -> dict[str, QueryError]:
+        """Parse errors by part: ``"search"``, a column name, or ``"time_preset"``."""
+        errors = self._queries()[1]
+        if self.time_preset not in (None, "all", *TIME_PRESETS):
+            errors["time_preset"] = QueryError(f"Unknown time preset '{self.time_preset}'", 0)
+        return errors
+
+    def is_active(self) -> bool:
+        return bool(
+            self.search.strip()
+            or any(text.strip() for text in self.text_filters.values())
+            or (self.time_range is not None and any(t is not None for t in self.time_range))
+            or self.time_preset in TIME_PRESETS
+            or self.actions is not None
+        )
+
+    def mask(self, df: pd.DataFrame, now: datetime | None = None) -> np.ndarray:
+        """AND of every part that parses (a part with an error restricts nothing)."""
+        result = self._base_mask(df, now)
+        if self.actions is not None and len(df):
+            if "action" in df.columns:
+                result &= _column(df["action"]).isin(self.actions)
+            else:
+                result[:] = False
+        return result
+
+    def action_facets(self, df: pd.DataFrame, now: datetime | None = None) -> dict[str, int]:
+        """Rows per action under every filter but the action one, for each action in ``df``.
+
+        Actions the other filters leave no rows for are listed with 0, so a checklist can still
+        offer them; most frequent first, then by name.
+        """
+        if len(df) == 0 or "action" not in df.columns:
+            return {}
+        column = _column(df["action"])
+        counts = column.value_counts(self._base_mask(df, now))
+        return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+    def _base_mask(self, df: pd.DataFrame, now: datetime | None) -> np.ndarray:
+        now = _aware(now) if now is not None else datetime.now(UTC)
+        result = np.ones(len(df), dtype=bool)
+        if len(df) == 0:
+            return result
+        for query in self._queries()[0]:
+            result &= query.mask(df, now)
+        start, end = self.time_range or (None, None)
+        if self.time_preset in TIME_PRESETS:
+            preset_start = now - TIME_PRESETS[self.time_preset]
+            start = preset_start if start is None else max(_aware(start), preset_start)
+        if start is not None:
+            result &= _time_mask(df, "after", _aware(start))
+        if end is not None:
+            result &= _time_mask(df, "before", _aware(end))
+        return result

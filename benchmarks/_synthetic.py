@@ -1,0 +1,202 @@
+"""A synthetic, deterministic events frame in the frame contract, built fast enough for 1M rows.
+
+Benchmarks and tests need realistic frames without a server or a cache: the same seed gives the
+same frame, a million rows take about a second, and the text looks like the platform's (every
+contract action, user/scm/system actors, ``Key: 'value'`` descriptions, hostile cells, Unicode).
+Everything is built with numpy/pyarrow over whole columns, never row by row in Python.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from audit_viewer.events import ACTOR_TYPES
+
+#: The instant the synthetic window ends at; pass it as ``now`` to relative-time queries.
+SYNTHETIC_NOW = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)
+
+_STRING = pd.StringDtype("pyarrow")
+_CROCKFORD = np.frombuffer(b"0123456789ABCDEFGHJKMNPQRSTVWXYZ", dtype=np.uint8)
+_FIRST = ["Alice", "Bob", "Carol", "Dmitri", "Eve", "François", "Grace", "Hiroshi", "Ingrid",
+          "José", "Kwame", "Li", "Mehmet", "Nadia", "Olga", "Priya", "Quentin", "Rania", "Søren",
+          "Tomás", "Uma", "Viktor", "Wen", "Xavier", "Yara", "Zoë"]  # fmt: skip
+_LAST = ["Smith", "Jones", "García", "Müller", "Nakamura", "O'Brien", "Kowalski", "Haddad",
+         "Andersson", "Okafor", "Ivanova", "Chen", "Rossi", "Dubois", "Cohen"]  # fmt: skip
+_ACTIONS = [
+    ("Findings ignored from backlog", 18), ("Findings ignored from PR", 10),
+    ("Export Security Plan results", 3), ("Ticket created", 12), ("Export SBOM", 4),
+    ("Export SBOM failure", 1), ("Export Findings", 3), ("User logged in", 30),
+    ("Removed user bob@example.com from account", 1), ("Assigned roles", 4), ("Removed roles", 2),
+    ("Added user", 3), ("Created API key", 2), ("Deleted API key", 1), ("Updated profile", 6),
+]  # fmt: skip
+_REASONS = ["false_positive", "accepted_risk", "not_relevant", "compensating_control"]
+_COMMENTS = [
+    "Not relevant findings", "Test code only", "Fixed upstream, waiting for release",
+    'Vendor says "won\'t fix"', "Reviewed with security, see ticket", "Łódź office — legacy",
+    "مراجعة الأمان", "重复的发现", "🔥 hotfix, ok per CISO", "temp, revisit in Q1, thanks",
+]  # fmt: skip
+_HOSTILE = [
+    "=cmd|' /C calc'!A0", "+1+2", "-2", "@SUM(1+1)", "\tTabbed start", "\rCarriage start",
+    'Quoted "value", with comma', "multi\nline\r\ndescription", "עברית RTL text ‮reversed‬",
+    "emoji 👩‍💻 and 𝔘𝔫𝔦𝔠𝔬𝔡𝔢", "", "Reason: 'it''s complicated', Comment: 'a \\'quoted\\' word'",
+]  # fmt: skip
+
+
+def _choice(rng: np.random.Generator, pool, n: int, weights=None) -> np.ndarray:
+    p = None if weights is None else np.asarray(weights, float) / np.sum(weights)
+    return rng.choice(len(pool), size=n, p=p)
+
+
+def _take(pool: list[str | None], idx: np.ndarray) -> pa.Array:
+    return pa.array(pool, type=pa.large_string()).take(pa.array(idx))
+
+
+def _base32(values: np.ndarray, width: int) -> np.ndarray:
+    """Unsigned ints -> fixed-width Crockford base32 digits, as a (n, width) uint8 matrix."""
+    shifts = np.arange(width - 1, -1, -1, dtype=np.uint64) * np.uint64(5)
+    digits = (values.astype(np.uint64)[:, None] >> shifts) & np.uint64(31)
+    return _CROCKFORD[digits]
+
+
+def _ids(rng: np.random.Generator, millis: np.ndarray) -> pa.Array:
+    """ULID-like ids: 10 chars of time, 6 of the row number (so they are unique), 10 random."""
+    n = len(millis)
+    rand = rng.integers(0, 2**50, size=n, dtype=np.uint64)
+    chars = np.hstack(
+        [_base32(millis, 10), _base32(np.arange(n, dtype=np.uint64), 6), _base32(rand, 10)]
+    )
+    offsets = np.arange(0, 26 * n + 1, 26, dtype=np.int64)
+    return pa.LargeStringArray.from_buffers(
+        n, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(chars).tobytes())
+    )
+
+
+def _json_field(values: pa.Array) -> pa.Array:
+    """Arrow strings -> JSON string literals (``null`` when missing).
+
+    Only the few values with quotes, backslashes or control characters go through ``json``.
+    """
+    needs = pc.fill_null(pc.match_substring_regex(values, r'[\\"\x00-\x1f]'), False)
+    escaped = [json.dumps(v, ensure_ascii=False)[1:-1] for v in values.filter(needs).to_pylist()]
+    inner = pc.replace_with_mask(values, needs, pa.array(escaped, type=values.type))
+    return pc.fill_null(_join('"', inner, '"'), "null")
+
+
+def _overwrite(values: pa.Array, where: np.ndarray, replacements: pa.Array) -> pa.Array:
+    """``values`` with the rows in ``where`` replaced, in order, by ``replacements``."""
+    return pc.replace_with_mask(values, pa.array(where), replacements)
+
+
+def _join(*parts: str | pa.Array) -> pa.Array:
+    """Concatenate string arrays and literals element-wise (a missing part makes the row null)."""
+    big = [pa.scalar(p, pa.large_string()) if isinstance(p, str) else p.cast(pa.large_string())
+           for p in parts]  # fmt: skip
+    return pc.binary_join_element_wise(*big, pa.scalar("", pa.large_string()))
+
+
+def synthetic_frame(n: int, seed: int = 0) -> pd.DataFrame:
+    """``n`` events ending at :data:`SYNTHETIC_NOW`, in the frame contract's columns and order."""
+    rng = np.random.default_rng(seed)
+    # Ages over 90 days, denser towards now; a quarter of the rows share a neighbour's millisecond.
+    window_ms = 90 * 24 * 3600 * 1000
+    ages = np.minimum(rng.exponential(window_ms / 4, size=n), window_ms - 1).astype(np.int64)
+    ages.sort()
+    shared = rng.random(n) < 0.25
+    shared[:1] = False
+    ages = np.where(shared, np.roll(ages, 1), ages)
+    end_ms = int(SYNTHETIC_NOW.timestamp() * 1000)
+    millis = end_ms - ages - 1
+    ids = _ids(rng, millis)
+
+    people = [(f"{f} {last}", f"{f}.{last}".lower().replace("'", "") + "@example.com")
+              for f in _FIRST for last in _LAST]  # fmt: skip
+    logins = [f"{f.lower()}-{last.lower()}-bot" for f in _FIRST[:8] for last in _LAST[:3]]
+    actor = _choice(rng, ACTOR_TYPES, n, [80, 14, 6])
+    person = rng.integers(0, len(people), size=n)
+    login = rng.integers(0, len(logins), size=n)
+    shape = rng.integers(0, 10, size=n)  # users: 0 -> no email, 1 -> no name, else both
+    # One pool of (user, user_name, user_email) triples, indexed per row: display_user's rules.
+    pool: list[tuple[str, str | None, str | None]] = [("System", None, None)]
+    pool += [(f"{name} (scm)", name, None) for name in logins]
+    pool += [(email, name, email) for name, email in people]
+    pool += [(name, name, None) for name, _ in people]
+    pool += [(email, None, email) for _, email in people]
+    block = np.array([1, 2] + [0] * 8)[shape]
+    who = np.where(
+        actor == 2,
+        0,
+        np.where(actor == 1, 1 + login, 1 + len(logins) + person + len(people) * block),
+    )
+    user, user_name, user_email = (_take([p[i] for p in pool], who) for i in range(3))
+
+    action_idx = _choice(rng, [a for a, _ in _ACTIONS], n, [w for _, w in _ACTIONS])
+    action = _take([a for a, _ in _ACTIONS], action_idx)
+
+    rule = _base32(rng.integers(0, 2**60, size=n, dtype=np.uint64), 12)
+    rule_ids = pa.LargeStringArray.from_buffers(
+        n,
+        pa.py_buffer(np.arange(0, 12 * n + 1, 12, dtype=np.int64)),
+        pa.py_buffer(np.ascontiguousarray(rule).tobytes()),
+    )
+    counts = _take([str(i) for i in range(40)], rng.integers(1, 40, size=n))
+    description = _join(
+        counts, " findings ignored, Reason: '", _take(_REASONS, _choice(rng, _REASONS, n)),
+        "', Comment: '", _take(_COMMENTS, _choice(rng, _COMMENTS, n)),
+        "', Ignore rule ID: '", pc.utf8_lower(rule_ids),
+        "', URL: 'https://platform.example.com/r/", rule_ids, "'",
+    )  # fmt: skip
+    # Logins, role and key changes carry short or empty descriptions.
+    plain = np.isin(action_idx, [3, 7, 9, 10, 11, 12, 13, 14])
+    short = ["", "ID: 'sso'", "Role: 'admin'", "ID: 'k-17'"]
+    description = _overwrite(description, plain, _take(short, rng.integers(0, 4, plain.sum())))
+    hostile = rng.random(n) < 0.02
+    description = _overwrite(
+        description, hostile, _take(_HOSTILE, _choice(rng, _HOSTILE, hostile.sum()))
+    )
+    big = np.arange(n) == n // 2  # one 20 KB description, as the platform may send
+    description = _overwrite(
+        description,
+        big,
+        pa.array(
+            ["Long export log: " + 'row, "value"\n' * 1400] * big.sum(), type=pa.large_string()
+        ),
+    )
+
+    created = pa.array(millis, type=pa.timestamp("ms", tz="UTC"))
+    actor_text = _take(list(ACTOR_TYPES), actor)
+    created_text = pc.utf8_replace_slice(
+        created.cast(pa.timestamp("ms")).cast(pa.large_string()), start=10, stop=11, replacement="T"
+    )
+    raw = _join(
+        '{"action":', _json_field(action), ',"actor_type":"', actor_text,
+        '","created_at":"', created_text, "Z",
+        '","description":', _json_field(description), ',"id":"', ids,
+        '","ip_address":"10.0.', _take([str(i) for i in range(250)], login % 250),
+        '.7","user_email":', _json_field(user_email), ',"user_name":', _json_field(user_name),
+        "}",
+    )  # fmt: skip
+
+    def text(values: pa.Array) -> pd.Series:
+        return pd.Series(pd.arrays.ArrowStringArray(values.cast(pa.large_string())), dtype=_STRING)
+
+    # Rows are already in the default order: ages ascend (created_at descends) and, within one
+    # millisecond, the id's row-number part ascends.
+    return pd.DataFrame(
+        {
+            "id": text(ids),
+            "created_at": pd.Series(created.cast(pa.timestamp("ns", tz="UTC")).to_pandas()),
+            "user": text(user),
+            "user_name": text(user_name),
+            "user_email": text(user_email),
+            "actor_type": text(actor_text),
+            "action": text(action),
+            "description": text(description),
+            "raw": text(raw),
+        }
+    )
