@@ -1,0 +1,587 @@
+"""The main window, driven the way a user drives it, over a cache synced from the sandbox."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PySide6.QtCore import QItemSelectionModel, Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication, QLineEdit, QMessageBox, QTableView, QToolButton, QWidget
+
+from audit_viewer import config
+from audit_viewer.api import PlatformClient
+from audit_viewer.app import create_window
+from audit_viewer.cache import CacheStore
+from audit_viewer.events import normalize_event
+from audit_viewer.query import FilterSet
+from audit_viewer.sandbox import Faults, SandboxServer
+from audit_viewer.sync import SyncEngine
+from audit_viewer.ui import main_window as main_window_module
+from audit_viewer.ui import status
+from audit_viewer.ui.table_model import (
+    COL_ACTION,
+    COL_DESCRIPTION,
+    COL_TIME,
+    COL_USER,
+    SortRole,
+)
+
+pytestmark = [
+    pytest.mark.gui,
+    pytest.mark.qt_log_ignore("does not support propagateSizeHints"),  # offscreen platform
+]
+
+PROFILE = "sandbox"
+BIG = (3_000_000_000, 5_000_000_000, 2**31 + 1)
+
+
+def fill_cache(server: SandboxServer, url: str, profile: str = PROFILE) -> int:
+    """Sync everything the server holds into the cache at ``url``; returns the event count."""
+    with (
+        CacheStore.open(url) as store,
+        PlatformClient(server.url, server.client_id, server.secret, page_size=1000) as client,
+    ):
+        SyncEngine(client, store, profile).run()
+        return store.count(profile)
+
+
+@pytest.fixture(scope="module")
+def server():
+    """One sandbox for the module; a few events carry a counter beyond 2^31 (sorting)."""
+    with SandboxServer(events=1500, seed=11) as srv:
+        now = datetime.now(UTC)
+        srv.add_events(
+            [
+                srv.make_event(now - timedelta(hours=i + 1), bytes_sent=value)
+                for i, value in enumerate(BIG)
+            ]
+        )
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def synced_file(server, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("synced") / "cache.sqlite3"
+    fill_cache(server, f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def cache_path(synced_file, tmp_path) -> Path:
+    """A private copy of the synced cache (tests may sync into it)."""
+    path = tmp_path / "cache.sqlite3"
+    shutil.copy(synced_file, path)
+    return path
+
+
+@pytest.fixture
+def saved_profile(server, monkeypatch) -> config.Profile:
+    """A saved profile for the sandbox with its secret in the environment."""
+    profile = config.Profile(name=PROFILE, base_url=server.url, client_id=server.client_id)
+    config.save_profile(profile)
+    monkeypatch.setenv(config.ENV_SECRET, server.secret)
+    return profile
+
+
+@pytest.fixture
+def window(qtbot, cache_path, saved_profile):
+    win = create_window(["--cache", str(cache_path), "--profile", PROFILE])
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    win.close()
+
+
+def shown_ids(win) -> list[str]:
+    frame = win.model.frame
+    return frame["id"].take(win.model.visible_indices()).tolist()
+
+
+def expected_count(win, fs: FilterSet) -> int:
+    return int(np.count_nonzero(fs.mask(win.model.frame)))
+
+
+# --------------------------------------------------------------------------------- basics
+
+
+def test_window_shows_the_cache_with_named_widgets(window, cache_path):
+    with CacheStore.open(f"sqlite:///{cache_path}") as store:
+        total = store.count(PROFILE)
+    assert window.model.rowCount() == total == 1500 + len(BIG)
+    assert window.findChild(QTableView, "eventsTable") is window.table
+    assert window.findChild(QLineEdit, "searchBar") is window.search_bar
+    assert isinstance(window.findChild(QToolButton, "syncButton"), QToolButton)
+    assert isinstance(window.findChild(QToolButton, "exportButton"), QToolButton)
+    assert window.findChild(QWidget, "timeline").isVisible()
+    assert window.findChild(QWidget, "detailPane") is window.detail
+    assert window.windowTitle() == f"audit-viewer — {PROFILE}"
+    assert window.table.horizontalHeader() is window.header
+    assert f"Showing {total:,} of {total:,} events" in window.status_label.text()
+    assert "last sync" in window.status_label.text()
+    # newest first by default
+    times = window.model.frame["created_at"].take(window.model.visible_indices())
+    assert times.is_monotonic_decreasing
+
+
+def test_every_menu_action_shows_its_shortcut(window):
+    expected = {
+        "actSync": "F5",
+        "actExport": "Ctrl+S",
+        "actQuit": "Ctrl+Q",
+        "actCopy": "Ctrl+C",
+        "actFind": "Ctrl+F",
+        "actFilterRow": "Ctrl+Shift+F",
+    }
+    for name, keys in expected.items():
+        action = next(a for a in window.actions() if a.objectName() == name)
+        assert action.shortcut().toString() == keys, name
+    in_menus = {
+        a.objectName()
+        for menu in window.menuBar().findChildren(type(window.columns_menu))
+        for a in menu.actions()
+    }
+    assert set(expected) <= in_menus
+
+
+# --------------------------------------------------------------------------------- search
+
+
+def test_typing_in_the_search_bar_filters_rows(window, qtbot):
+    user = window.model.frame["user_email"].dropna().iloc[0]
+    word = user.split("@")[0]
+    with qtbot.waitSignal(window.filtersApplied, timeout=3000):
+        qtbot.keyClicks(window.search_bar, word)
+    expected = expected_count(window, FilterSet(search=word))
+    assert 0 < window.model.rowCount() == expected < len(window.model.frame)
+    assert f"Showing {expected:,} of" in window.status_label.text()
+    for event_id in shown_ids(window)[:50]:
+        row = window.model.frame[window.model.frame["id"] == event_id].iloc[0]
+        haystack = " ".join(
+            str(row[c]) for c in ("user", "user_email", "action", "description", "id")
+        )
+        assert word.lower() in haystack.lower() or word.lower() in str(row["actor_type"]).lower()
+
+
+def test_a_bad_query_shows_an_inline_error_and_raises_nothing(window, qtbot):
+    before = window.model.rowCount()
+    with qtbot.waitSignal(window.search_bar.errorMessage, timeout=3000):
+        qtbot.keyClicks(window.search_bar, 'usr:alice "open')
+    assert window.search_error.isVisible()
+    assert "position" in window.search_error.text()
+    assert window.model.rowCount() == before  # the table keeps the last valid result
+    with qtbot.waitSignal(window.search_bar.errorMessage, timeout=3000):
+        qtbot.keyClick(window.search_bar, Qt.Key.Key_Escape)
+    assert window.search_bar.text() == ""
+    assert not window.search_error.isVisible()
+
+
+# --------------------------------------------------------------------------------- column filters
+
+
+def test_each_column_filter_narrows_the_rows(window, qtbot):
+    frame = window.model.frame
+    action = frame["action"].value_counts().index[0]
+    user = frame["user"].iloc[0]
+    steps = [
+        (COL_TIME, "7d", FilterSet(time_preset="7d")),
+        (COL_USER, user, FilterSet(time_preset="7d", text_filters={"user": user})),
+        (
+            COL_ACTION,
+            [action],
+            FilterSet(time_preset="7d", text_filters={"user": user}, actions=frozenset({action})),
+        ),
+    ]
+    for column, value, fs in steps:
+        with qtbot.waitSignal(window.filtersApplied, timeout=3000):
+            window.header.set_filter(column, value)
+        assert window.model.rowCount() == expected_count(window, fs), column
+    assert window.model.rowCount() > 0
+    shown = frame.take(window.model.visible_indices())
+    assert set(shown["action"]) == {action}
+    assert (shown["created_at"] >= pd.Timestamp.now(tz="UTC") - pd.Timedelta(days=7)).all()
+
+    with qtbot.waitSignal(window.filtersApplied, timeout=3000):
+        window.header.set_filter(COL_DESCRIPTION, "Reason")
+    fs = FilterSet(
+        time_preset="7d",
+        text_filters={"user": user, "description": "Reason"},
+        actions=frozenset({action}),
+    )
+    assert window.model.rowCount() == expected_count(window, fs)
+
+    with qtbot.waitSignal(window.filtersApplied, timeout=3000):
+        window.act_clear.trigger()
+    assert window.model.rowCount() == len(frame)
+
+
+def test_timeline_drag_range_sets_the_time_filter(window, qtbot):
+    now = datetime.now(UTC)
+    start, end = now - timedelta(days=3), now - timedelta(days=1)
+    with qtbot.waitSignal(window.filtersApplied, timeout=3000):
+        window.timeline.rangeSelected.emit(start, end)
+    assert window.model.rowCount() == expected_count(window, FilterSet(time_range=(start, end)))
+    assert window.timeline.shaded_range() == (start, end)
+    with qtbot.waitSignal(window.filtersApplied, timeout=3000):
+        window.timeline.rangeCleared.emit()  # double-click on the chart
+    assert window.model.rowCount() == len(window.model.frame)
+    assert window.timeline.shaded_range() is None
+
+
+# --------------------------------------------------------------------------------- sorting
+
+
+def test_sorting_each_column_orders_the_rows(window):
+    model = window.model
+    for column in range(model.columnCount()):
+        for order in (Qt.SortOrder.AscendingOrder, Qt.SortOrder.DescendingOrder):
+            window.table.sortByColumn(column, order)
+            values = [model.index(r, column).data(SortRole) for r in range(model.rowCount())]
+            present = [v for v in values if v is not None]
+            expected = sorted(present, reverse=order == Qt.SortOrder.DescendingOrder)
+            if isinstance(present[0], str):
+                expected = sorted(
+                    present, key=str.casefold, reverse=order == Qt.SortOrder.DescendingOrder
+                )
+                present = [v.casefold() for v in present]
+                expected = [v.casefold() for v in expected]
+            assert present == expected, (model.headerData(column, Qt.Orientation.Horizontal), order)
+
+
+def test_values_beyond_2_31_sort_numerically(window):
+    column = window.model.column_of("bytes_sent")
+    assert column is not None
+    window.table.sortByColumn(column, Qt.SortOrder.DescendingOrder)
+    top = [window.model.index(r, column).data(SortRole) for r in range(len(BIG))]
+    assert top == sorted(BIG, reverse=True)
+
+
+# --------------------------------------------------------------------------------- detail + copy
+
+
+def test_selecting_a_row_shows_its_details(window, qtbot):
+    rect = window.table.visualRect(window.model.index(2, COL_ACTION))
+    qtbot.mouseClick(window.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    record = window.model.record(2)
+    assert window.detail.record()["id"] == record["id"]
+    qtbot.keyClick(window.table, Qt.Key.Key_Return)
+    assert window.detail.isAncestorOf(QGuiApplication.focusObject())
+
+
+def test_copy_cells_and_rows(window):
+    model, selection = window.model, window.table.selectionModel()
+    selection.select(model.index(0, COL_ACTION), QItemSelectionModel.SelectionFlag.ClearAndSelect)
+    window.table.setFocus()
+    window.act_copy.trigger()
+    assert QGuiApplication.clipboard().text() == model.index(0, COL_ACTION).data() + "\n"
+
+    selection.select(
+        model.index(1, 0),
+        QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows,
+    )
+    window.act_copy.trigger()
+    lines = QGuiApplication.clipboard().text().splitlines()
+    assert lines[0].split("\t")[:4] == [
+        model.headerData(c, Qt.Orientation.Horizontal) for c in (0, 1, 2, 3)
+    ]
+    assert lines[1].split("\t")[1] == model.index(1, COL_USER).data()
+
+    window.table.setCurrentIndex(model.index(1, 0))
+    window.act_copy_csv.trigger()
+    rows = list(csv.reader(QGuiApplication.clipboard().text().splitlines()))
+    assert rows[0][:2] == ["id", "created_at"]
+    assert rows[1][0] == model.record(1)["id"]
+
+
+def test_filter_on_this_value(window, qtbot):
+    index = window.model.index(0, COL_ACTION)
+    window.table.setCurrentIndex(index)
+    action = index.data()
+    with qtbot.waitSignal(window.filtersApplied, timeout=3000):
+        window.act_filter_value.trigger()
+    shown = window.model.frame["action"].take(window.model.visible_indices())
+    assert set(shown) == {action}
+    assert window.model.rowCount() == expected_count(window, FilterSet(actions=frozenset({action})))
+
+
+# --------------------------------------------------------------------------------- save as CSV
+
+
+def save_to(monkeypatch, path: Path):
+    calls = []
+
+    def fake(parent, caption, directory, filter_text):
+        calls.append(Path(directory).name)
+        return str(path), filter_text
+
+    monkeypatch.setattr(main_window_module.QFileDialog, "getSaveFileName", staticmethod(fake))
+    return calls
+
+
+def read_csv_ids(path: Path) -> list[str]:
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == [
+        "id",
+        "created_at",
+        "user",
+        "user_email",
+        "actor_type",
+        "action",
+        "description",
+    ]
+    return [r[0] for r in rows[1:]]
+
+
+def test_save_as_csv_writes_exactly_the_rows_shown(window, qtbot, tmp_path, monkeypatch):
+    action = window.model.frame["action"].value_counts().index[1]
+    with qtbot.waitSignal(window.filtersApplied, timeout=3000):
+        window.header.set_filter(COL_ACTION, [action])
+    window.table.sortByColumn(COL_USER, Qt.SortOrder.AscendingOrder)
+    target = tmp_path / "out.csv"
+    calls = save_to(monkeypatch, target)
+    with qtbot.waitSignal(window.exportFinished, timeout=10_000):
+        qtbot.mouseClick(window.findChild(QToolButton, "exportButton"), Qt.MouseButton.LeftButton)
+    assert calls and calls[0].startswith("audit-log-") and calls[0].endswith(".csv")
+    assert read_csv_ids(target) == shown_ids(window)
+    message = window.statusBar().currentMessage()
+    assert str(target) in message and f"{window.model.rowCount():,}" in message
+
+
+def test_large_export_runs_in_the_background_with_bom(window, qtbot, tmp_path, monkeypatch):
+    monkeypatch.setattr(main_window_module, "BACKGROUND_EXPORT_ROWS", 100)
+    monkeypatch.setattr(main_window_module, "EXPORT_CHUNK", 64)
+    window.act_bom.setChecked(True)
+    target = tmp_path / "big.csv"
+    save_to(monkeypatch, target)
+    with qtbot.waitSignal(window.exportFinished, timeout=20_000) as blocker:
+        window.act_export.trigger()
+    assert blocker.args[0].rows == window.model.rowCount()
+    assert target.read_bytes().startswith(b"\xef\xbb\xbf")
+    assert read_csv_ids(target) == shown_ids(window)
+    assert not window.progress.isVisible()
+
+
+def test_export_failure_shows_a_dialog_and_leaves_no_file(window, qtbot, tmp_path, monkeypatch):
+    target = tmp_path / "missing-dir" / "out.csv"
+    save_to(monkeypatch, target)
+    errors = []
+    monkeypatch.setattr(
+        main_window_module.QMessageBox,
+        "critical",
+        staticmethod(
+            lambda parent, title, text, *a: errors.append(text) or QMessageBox.StandardButton.Ok
+        ),
+    )
+    with qtbot.waitSignal(window.exportFinished, timeout=5000):
+        window.act_export.trigger()
+    assert len(errors) == 1 and str(target) in errors[0]
+    assert not target.exists()
+
+
+# --------------------------------------------------------------------------------- sync
+
+
+def test_sync_adds_new_rows_keeping_sort_filters_and_selection(window, server, qtbot):
+    frame = window.model.frame
+    action = frame["action"].value_counts().index[0]
+    with qtbot.waitSignal(window.filtersApplied, timeout=3000):
+        window.header.set_filter(COL_ACTION, [action])
+    window.table.sortByColumn(COL_USER, Qt.SortOrder.AscendingOrder)
+    window.table.setCurrentIndex(window.model.index(3, COL_USER))
+    selected_id = window.model.record(3)["id"]
+    before = window.model.rowCount()
+    window.table.scrollTo(
+        window.model.index(40, 0), window.table.ScrollHint.PositionAtTop
+    )  # reading further down: the rows in view must not move
+    QApplication.processEvents()  # let the view lay out the scroll
+    assert window.table.verticalScrollBar().value() > 0
+    top_id = window.model.record(window.table.rowAt(0))["id"]
+
+    now = datetime.now(UTC)
+    fresh = [server.make_event(now - timedelta(seconds=30 + i), action=action) for i in range(5)]
+    other = [server.make_event(now - timedelta(seconds=20), action="Ticket created")]
+    if action == "Ticket created":
+        other = []
+    server.add_events(fresh + other)
+
+    with qtbot.waitSignal(window.syncFinished, timeout=30_000) as blocker:
+        qtbot.mouseClick(window.findChild(QToolButton, "syncButton"), Qt.MouseButton.LeftButton)
+    result = blocker.args[0]
+    assert not result.cancelled and result.new_events == len(fresh) + len(other)
+    assert window.model.rowCount() == before + len(fresh)
+    assert {e["id"] for e in fresh} <= set(shown_ids(window))
+    assert window.header.sortIndicatorSection() == COL_USER
+    assert window.header.sortIndicatorOrder() == Qt.SortOrder.AscendingOrder
+    users = window.model.frame["user"].take(window.model.visible_indices()).str.casefold()
+    assert users.is_monotonic_increasing
+    assert window.model.record(window.table.currentIndex().row())["id"] == selected_id
+    assert window.model.record(window.table.rowAt(0))["id"] == top_id
+    assert "just now" in window.status_label.text()
+
+
+def test_cancel_a_sync(qtbot, tmp_path, monkeypatch):
+    with SandboxServer(events=3000, seed=3, faults=Faults(slow_page_seconds=0.3)) as slow:
+        config.save_profile(
+            config.Profile(name="slow", base_url=slow.url, client_id=slow.client_id)
+        )
+        monkeypatch.setenv(config.ENV_SECRET, slow.secret)
+        win = create_window(["--cache", str(tmp_path / "c.sqlite3"), "--profile", "slow"])
+        qtbot.addWidget(win)
+        win.show()
+        with qtbot.waitSignal(win.syncProgress, timeout=20_000):
+            win.start_sync()
+        assert win.progress.isVisible() and win.cancel_button.isVisible()
+        with qtbot.waitSignal(win.syncFinished, timeout=30_000) as blocker:
+            qtbot.mouseClick(win.cancel_button, Qt.MouseButton.LeftButton)
+        assert blocker.args[0].cancelled
+        assert 0 < win.model.rowCount() < 3000
+        assert not win.progress.isVisible()
+        win.close()
+
+
+def test_closing_during_a_sync_stops_the_thread(qtbot, tmp_path, monkeypatch):
+    with SandboxServer(events=3000, seed=3, faults=Faults(slow_page_seconds=0.3)) as slow:
+        config.save_profile(
+            config.Profile(name="slow", base_url=slow.url, client_id=slow.client_id)
+        )
+        monkeypatch.setenv(config.ENV_SECRET, slow.secret)
+        cache = tmp_path / "c.sqlite3"
+        win = create_window(["--cache", str(cache), "--profile", "slow"])
+        qtbot.addWidget(win)
+        win.show()
+        with qtbot.waitSignal(win.syncProgress, timeout=20_000):
+            win.start_sync()
+        job = win.sync_thread
+        win.close()
+        assert job.thread.isFinished()
+        assert win.sync_thread is None
+        with CacheStore.open(f"sqlite:///{cache}") as store:
+            assert 0 < store.count("slow") < 3000  # committed pages kept, cache usable
+
+
+def test_sync_errors_show_a_banner_and_keep_the_cache(window, qtbot, monkeypatch):
+    monkeypatch.setenv(config.ENV_SECRET, "wrong-secret")
+    before = window.model.rowCount()
+    with qtbot.waitSignal(window.syncFailed, timeout=20_000) as blocker:
+        window.act_sync.trigger()
+    assert window.banner.isVisible()
+    assert blocker.args[0] in window.banner.text.text()
+    assert "wrong-secret" not in window.banner.text.text()
+    assert window.model.rowCount() == before
+    assert "sync failed" in window.status_label.text()
+    window.banner.close_button.click()
+    assert not window.banner.isVisible()
+
+
+def test_missing_secret_points_at_profile_settings(qtbot, cache_path, server):
+    config.save_profile(config.Profile(name=PROFILE, base_url=server.url, client_id="x"))
+    win = create_window(["--cache", str(cache_path), "--profile", PROFILE])
+    qtbot.addWidget(win)
+    assert win.is_offline()
+    assert "offline" in win.status_label.text()
+    win.act_sync.trigger()
+    assert win.banner.isVisibleTo(win)
+    assert "secret" in win.banner.text.text()
+    assert win.banner.action_button.text() == "Open profile settings"
+    assert win.sync_thread is None
+    win.close()
+
+
+def test_open_another_cache(window, qtbot, tmp_path, server):
+    other = tmp_path / "other.sqlite3"
+    with CacheStore.open(f"sqlite:///{other}") as store:
+        store.upsert_events("elsewhere", [normalize_event(server.all_events()[0])])
+    window.open_cache(str(other))
+    assert window.model.rowCount() == 1
+    assert window.windowTitle() == "audit-viewer — elsewhere"
+    assert str(other) in window.status_label.text()
+
+
+# --------------------------------------------------------------------------------- settings
+
+
+def test_layout_and_choices_survive_a_restart(qtbot, cache_path, saved_profile):
+    args = ["--cache", str(cache_path), "--profile", PROFILE]
+    first = create_window(args)
+    qtbot.addWidget(first)
+    menu = first.header.column_menu()
+    toggles = {a.text(): a for a in menu.actions() if a.isCheckable()}
+    toggles["Description"].setChecked(False)
+    toggles["ID"].setChecked(True)
+    first.header.resizeSection(COL_USER, 333)
+    first.header.moveSection(first.header.visualIndex(COL_ACTION), 0)
+    first.table.sortByColumn(COL_ACTION, Qt.SortOrder.AscendingOrder)
+    first.act_utc.setChecked(True)
+    first.act_bom.setChecked(True)
+    first.act_timeline.setChecked(False)
+    first.resize(700, 500)
+    first.close()
+
+    second = create_window(args)
+    qtbot.addWidget(second)
+    header = second.header
+    assert header.isSectionHidden(COL_DESCRIPTION)
+    assert not header.isSectionHidden(second.model.column_of("id"))
+    assert header.sectionSize(COL_USER) == 333
+    assert header.visualIndex(COL_ACTION) == 0
+    assert header.sortIndicatorSection() == COL_ACTION
+    assert header.sortIndicatorOrder() == Qt.SortOrder.AscendingOrder
+    assert second.act_utc.isChecked() and second.model.is_utc
+    assert "UTC" in second.model.headerData(COL_TIME, Qt.Orientation.Horizontal)
+    assert second.act_bom.isChecked()
+    assert not second.act_timeline.isChecked()
+    assert second.size() == first.size()
+    second.close()
+
+
+# --------------------------------------------------------------------------------- status texts
+
+
+def test_status_texts():
+    now = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
+    assert status.ago(now - timedelta(minutes=5), now) == "5 min ago"
+    assert status.ago(now - timedelta(seconds=5), now) == "just now"
+    assert status.ago(now - timedelta(days=3), now) == "3 days ago"
+    assert status.sync_phrase(None, None, None, now=now) == "never synced"
+    assert status.sync_phrase(now, "failed", "Bad credentials.", now=now) == (
+        "sync failed: Bad credentials."
+    )
+    line = status.status_line(1234, 56789, "sqlite:///c", "last sync 5 min ago", offline=False)
+    assert line == "Showing 1,234 of 56,789 events · cache: sqlite:///c · last sync 5 min ago"
+    assert status.status_line(0, 0, "x", "never synced", offline=True).endswith("· offline")
+
+
+def test_screenshot_renders(window, qtbot, tmp_path):
+    """A smoke check that the whole window paints (light palette) without Qt warnings."""
+    window.table.setCurrentIndex(window.model.index(0, COL_ACTION))
+    pixmap = window.grab()
+    assert not pixmap.isNull() and pixmap.width() > 800
+    assert pixmap.save(str(tmp_path / "main.png"))
+
+
+def test_the_keyboard_reaches_search_filters_save_and_sync(window, qtbot, tmp_path, monkeypatch):
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    window.table.setFocus()
+    qtbot.keyClick(window.table, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert window.search_bar.hasFocus()
+    ctrl_shift = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    qtbot.keyClick(window.search_bar, Qt.Key.Key_F, ctrl_shift)
+    assert window.header.isAncestorOf(QGuiApplication.focusObject())
+
+    target = tmp_path / "keys.csv"
+    save_to(monkeypatch, target)
+    window.table.setFocus()
+    with qtbot.waitSignal(window.exportFinished, timeout=10_000):
+        qtbot.keyClick(window.table, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    assert read_csv_ids(target) == shown_ids(window)
+
+    with qtbot.waitSignal(window.syncFinished, timeout=30_000):
+        qtbot.keyClick(window.table, Qt.Key.Key_F5)
