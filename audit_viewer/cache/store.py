@@ -1,0 +1,574 @@
+"""The local archive of audit events: an SQLite file by default, any PostgreSQL database too.
+
+The cache outlives the platform's 90-day retention, so it must never be damaged by the app
+itself: a file that is not one of our caches, is corrupt, or was written by a newer version is
+refused before anything writes to it. Every write is one short transaction (SQLite in WAL mode,
+``BEGIN IMMEDIATE`` for writers so a reader never blocks a sync and vice versa).
+"""
+
+from __future__ import annotations
+
+import functools
+import gc
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+
+from audit_viewer.cache.schema import events, from_micros, sync_state, to_micros
+from audit_viewer.events import FRAME_COLUMNS, EventRow
+from audit_viewer.frame import ARROW_SCHEMA, frame_from_arrow
+
+ENV_CACHE = "AUDIT_VIEWER_CACHE"
+DEFAULT_FILE_NAME = "cache.sqlite3"
+VERSION_TABLE = "alembic_version"
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
+_MIGRATIONS = Path(__file__).with_name("migrations")
+_OUR_TABLES = frozenset({"events", "sync_state"})
+_MIGRATION_LOCK_KEY = 0x4155_4449_5456  # any constant; names the PostgreSQL advisory lock
+_FETCH_ROWS = 100_000  # rows per Arrow record batch while loading; bounds the Python objects alive
+_FRAME_SELECT = [events.c[name] for name in FRAME_COLUMNS]
+# Rows as they come off the cursor; 32-bit string offsets (widened per batch afterwards)
+# because pyarrow builds those from Python objects much faster than large_string.
+_ROW_TYPE = pa.struct(
+    [(name, pa.int64() if name == "created_at" else pa.string()) for name in FRAME_COLUMNS]
+)
+_CREATED_AT = FRAME_COLUMNS.index("created_at")
+_ID = FRAME_COLUMNS.index("id")
+
+Range = tuple[datetime, datetime]
+
+
+class CacheError(Exception):
+    """The cache cannot be used; ``str()`` says why in words an administrator can act on."""
+
+
+class CacheCorruptError(CacheError):
+    """Not a database, not an audit-viewer cache, or damaged. The file is never overwritten."""
+
+
+class CacheTooNewError(CacheError):
+    """Written by a newer audit-viewer whose schema this version does not know; left untouched."""
+
+
+def resolve_cache_url(value: str | os.PathLike[str] | None = None) -> str:
+    """Where the cache lives: the argument, else ``$AUDIT_VIEWER_CACHE``, else the data dir.
+
+    A value containing ``://`` is an SQLAlchemy URL used as is; anything else is a file path.
+    """
+    if value is None or os.fspath(value) == "":
+        value = os.environ.get(ENV_CACHE) or None
+    if value is None:
+        from audit_viewer.config import data_dir  # lazy: config pulls in keyring and friends
+
+        return _sqlite_url(data_dir() / DEFAULT_FILE_NAME)
+    text = os.fspath(value)
+    if "://" in text:
+        return text
+    return _sqlite_url(Path(text))
+
+
+def _sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path.expanduser().resolve()}"
+
+
+@dataclass(frozen=True)
+class SyncState:
+    """A profile's sync bookkeeping: coverage, the unfinished run (if any), the last outcome.
+
+    ``high_water_mark``: every event created before it, back to the first sync's window start,
+    has been fetched. ``plan`` lists the ranges of a run that has not finished (walk order) and
+    ``completed_ranges`` the ones of them already fully stored; both are empty when no run is
+    unfinished. ``last_outcome`` is ``"ok"``, ``"failed"`` or ``"cancelled"``.
+    """
+
+    profile: str
+    high_water_mark: datetime | None = None
+    plan: tuple[Range, ...] = ()
+    completed_ranges: tuple[Range, ...] = ()
+    current_range: Range | None = None
+    last_sync_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_outcome: str | None = None
+    last_error: str | None = None
+
+    @property
+    def unfinished(self) -> bool:
+        """A run stopped before covering its plan; the next run resumes it."""
+        return bool(self.plan)
+
+
+def alembic_config() -> Config:
+    """Alembic configuration for the cache's migrations (no ini file needed)."""
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS).replace("%", "%%"))
+    return config
+
+
+@functools.cache
+def _known_revisions() -> tuple[frozenset[str], str]:
+    script = ScriptDirectory.from_config(alembic_config())
+    known = frozenset(rev.revision for rev in script.walk_revisions())
+    head = script.get_current_head()
+    assert head is not None, "the cache migrations have no head revision"
+    return known, head
+
+
+def _not_a_cache(display: str, detail: str = "") -> CacheCorruptError:
+    suffix = f" ({detail})" if detail else ""
+    return CacheCorruptError(
+        f"{display} is not an audit-viewer cache or is damaged; it was left untouched{suffix}. "
+        "Choose another cache location, or move this file away."
+    )
+
+
+def _check_identity(display: str, tables: set[str], revision: str | None) -> None:
+    """Refuse a database that is not ours or is newer than this app, before any write."""
+    known, _head = _known_revisions()
+    if revision is None:
+        if tables - {VERSION_TABLE}:
+            raise _not_a_cache(display, "it holds other tables")
+        return
+    if revision in known:
+        return
+    if tables >= _OUR_TABLES:
+        raise CacheTooNewError(
+            f"{display} was written by a newer version of audit-viewer (schema revision "
+            f"{revision}); update audit-viewer to use it. It was left untouched."
+        )
+    raise _not_a_cache(display, f"unknown schema revision {revision}")
+
+
+def _check_sqlite_file(path: Path, display: str) -> None:
+    """Inspect an existing file read-only: header and schema revision (cheap, at every open)."""
+    if not path.exists():
+        return
+    if not path.is_file():
+        raise CacheError(f"{display} is not a file.")
+    try:
+        with path.open("rb") as fh:
+            header = fh.read(len(_SQLITE_HEADER))
+    except OSError as exc:
+        raise CacheError(f"Cannot read the cache {display}: {exc.strerror}.") from exc
+    if not header:
+        return  # an empty file: a new cache
+    if header != _SQLITE_HEADER:
+        raise _not_a_cache(display, "not an SQLite database")
+    try:
+        with closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as conn:
+            tables = {
+                name
+                for (name,) in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' "
+                    "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+                )
+            }
+            revision = None
+            if VERSION_TABLE in tables:
+                row = conn.execute(f"SELECT version_num FROM {VERSION_TABLE}").fetchone()
+                revision = row[0] if row else None
+    except sqlite3.OperationalError as exc:
+        raise CacheError(f"Cannot open the cache {display}: {exc}.") from exc
+    except sqlite3.DatabaseError as exc:
+        raise _not_a_cache(display, str(exc)) from exc
+    _check_identity(display, tables, revision)
+
+
+def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+    # Hand transaction control to SQLAlchemy's BEGIN (see _sqlite_on_begin): the sqlite3
+    # module's own implicit transactions skip DDL, which would make migrations non-atomic.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        # Only takes effect on a new, empty file: rows of about 1 KB want pages well above
+        # that for the WITHOUT ROWID events table (and scans read fewer, larger pages).
+        cursor.execute("PRAGMA page_size = 16384")
+        cursor.execute("PRAGMA busy_timeout = 30000")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cursor.close()
+
+
+def _sqlite_on_begin(conn: sa.Connection) -> None:
+    # Writers take the write lock up front, so two writers queue on busy_timeout instead of one
+    # failing with "database is locked" when it upgrades a read transaction.
+    write = conn.get_execution_options().get("audit_viewer_write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+class CacheStore:
+    """One cache database; safe to use from one thread at a time (open one per thread)."""
+
+    def __init__(self, engine: sa.Engine, display_url: str) -> None:
+        """Use :meth:`open`, which checks and migrates the schema first."""
+        self._engine = engine
+        #: The cache location for messages and the status line (password masked).
+        self.url = display_url
+        # SQLite: the whole file is verified (PRAGMA quick_check) before this store's first
+        # write, so a damaged archive is never written to. It reads every page (about 1.5 s
+        # per million events), which is why reading alone (the window, exports) skips it:
+        # SQLite reports a damaged page it meets while reading, which becomes CacheCorruptError.
+        self._verified = engine.dialect.name != "sqlite"
+        self._dbapi: Any = engine.dialect.loaded_dbapi
+        self._insert = (
+            postgresql.insert if engine.dialect.name == "postgresql" else sqlite_dialect.insert
+        )
+
+    @classmethod
+    def open(cls, url: str | os.PathLike[str] | None = None) -> CacheStore:
+        """Open (creating and migrating as needed) the cache at ``url``; see resolve_cache_url."""
+        resolved = resolve_cache_url(url)
+        try:
+            sa_url = sa.make_url(resolved)
+        except sa.exc.ArgumentError as exc:
+            raise CacheError(f"{resolved!r} is not a file path or database URL.") from exc
+        display = sa_url.render_as_string(hide_password=True)
+        backend = sa_url.get_backend_name()
+        if backend not in ("sqlite", "postgresql"):
+            raise CacheError(f"The cache must be SQLite or PostgreSQL, not {backend} ({display}).")
+        try:
+            if backend == "sqlite":
+                engine = cls._sqlite_engine(sa_url, display)
+            else:
+                engine = sa.create_engine(sa_url, pool_pre_ping=True)
+        except ImportError as exc:
+            raise CacheError(f"No database driver for {display}: {exc}.") from exc
+        store = cls(engine, display)
+        try:
+            store._migrate()
+        except BaseException:
+            engine.dispose()
+            raise
+        return store
+
+    @staticmethod
+    def _sqlite_engine(sa_url: sa.URL, display: str) -> sa.Engine:
+        database = sa_url.database or ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            path = Path(database)
+            _check_sqlite_file(path, display)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise CacheError(f"Cannot create the folder for {display}: {exc}.") from exc
+        engine = sa.create_engine(sa_url)
+        sa.event.listen(engine, "connect", _sqlite_on_connect)
+        sa.event.listen(engine, "begin", _sqlite_on_begin)
+        return engine
+
+    def close(self) -> None:
+        """Close every connection (on SQLite this checkpoints and removes the WAL file)."""
+        self._engine.dispose()
+
+    def __enter__(self) -> CacheStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"CacheStore({self.url!r})"
+
+    # -- transactions -----------------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self, *, write: bool) -> Iterator[sa.Connection]:
+        try:
+            with self._engine.connect() as conn:
+                if write:
+                    conn.execution_options(audit_viewer_write=True)
+                with conn.begin():
+                    if write and not self._verified:
+                        self._verify(conn)
+                    yield conn
+        except sa.exc.DBAPIError as exc:
+            translated = self._translate(exc.orig)
+            if translated is None:
+                raise
+            raise translated from exc
+        except self._dbapi.Error as exc:  # from the raw cursor of _fetch_table
+            translated = self._translate(exc)
+            if translated is None:
+                raise
+            raise translated from exc
+
+    def _translate(self, error: BaseException) -> CacheError | None:
+        """A driver error an admin can act on -> CacheError; anything else (a bug) -> None."""
+        # sqlite3 raises the DatabaseError base class itself for SQLITE_CORRUPT and SQLITE_NOTADB.
+        if type(error) is sqlite3.DatabaseError:
+            return _not_a_cache(self.url, str(error))
+        # Unreachable server, locked file, or a role without the rights it needs (SQLSTATE 42501).
+        if isinstance(error, self._dbapi.OperationalError) or (
+            getattr(error, "sqlstate", "") == "42501"
+        ):
+            detail = " ".join(str(error).split())
+            return CacheError(f"The cache {self.url} cannot be used: {detail}")
+        return None
+
+    def _verify(self, conn: sa.Connection) -> None:
+        verdict = conn.exec_driver_sql("PRAGMA quick_check").scalar()
+        if verdict != "ok":
+            raise _not_a_cache(self.url, f"integrity check: {verdict}")
+        self._verified = True
+
+    def _migrate(self) -> None:
+        _known, head = _known_revisions()
+        with self._transaction(write=False) as conn:
+            revision = self._check(conn)
+        if revision == head:
+            return
+        with self._transaction(write=True) as conn:
+            if conn.dialect.name == "postgresql":
+                # Serialize migrations of concurrent first opens (SQLite: BEGIN IMMEDIATE does).
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK_KEY)))
+            if self._check(conn) != head:  # another process may have migrated meanwhile
+                config = alembic_config()
+                config.attributes["connection"] = conn
+                command.upgrade(config, "head")
+
+    def _check(self, conn: sa.Connection) -> str | None:
+        tables = set(sa.inspect(conn).get_table_names())
+        revision = None
+        if VERSION_TABLE in tables:
+            table = sa.table(VERSION_TABLE, sa.column("version_num"))
+            revision = conn.execute(sa.select(table.c.version_num)).scalar()
+        _check_identity(self.url, tables, revision)
+        return revision
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def profiles(self) -> list[str]:
+        """Profiles that have cached events or sync state, sorted."""
+        query = sa.union(sa.select(events.c.profile).distinct(), sa.select(sync_state.c.profile))
+        with self._transaction(write=False) as conn:
+            return sorted(conn.execute(query).scalars())
+
+    def count(self, profile: str) -> int:
+        """How many events the cache holds for ``profile``."""
+        query = sa.select(sa.func.count()).select_from(events).where(events.c.profile == profile)
+        with self._transaction(write=False) as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def load_frame(self, profile: str) -> pd.DataFrame:
+        """Every cached event of ``profile`` as the frame (newest first, ties by id).
+
+        Rows come straight off the DBAPI cursor in batches and become Arrow columns, so a
+        million events load in seconds without a Python object per event surviving the batch.
+        """
+        query = (
+            sa.select(*_FRAME_SELECT)
+            .where(events.c.profile == profile)
+            .order_by(events.c.created_at.desc(), events.c.id)
+        )
+        with self._transaction(write=False) as conn:
+            table, _last = _fetch_table(conn, query)
+        return frame_from_arrow(table)
+
+    def iter_frames(self, profile: str, chunk_size: int = 50_000) -> Iterator[pd.DataFrame]:
+        """The same rows as :meth:`load_frame`, ``chunk_size`` at a time, in bounded memory.
+
+        Keyset pagination on (created_at desc, id): each chunk is its own short query that
+        starts after the last row of the previous one, so a sync may write meanwhile.
+        """
+        if chunk_size < 1:
+            raise ValueError("chunk_size must be at least 1")
+        after: tuple[int, str] | None = None
+        while True:
+            query = sa.select(*_FRAME_SELECT).where(events.c.profile == profile)
+            if after is not None:
+                created, event_id = after
+                query = query.where(
+                    events.c.created_at <= created,
+                    sa.or_(events.c.created_at < created, events.c.id > event_id),
+                )
+            query = query.order_by(events.c.created_at.desc(), events.c.id).limit(chunk_size)
+            with self._transaction(write=False) as conn:
+                table, last = _fetch_table(conn, query)
+            if last is None:
+                return
+            yield frame_from_arrow(table)
+            if table.num_rows < chunk_size:
+                return
+            after = (last[_CREATED_AT], last[_ID])
+
+    def sync_state(self, profile: str) -> SyncState:
+        """The sync bookkeeping of ``profile`` (an empty state before its first sync)."""
+        query = sa.select(sync_state).where(sync_state.c.profile == profile)
+        with self._transaction(write=False) as conn:
+            row = conn.execute(query).mappings().first()
+        if row is None:
+            return SyncState(profile)
+        current = None
+        if row["current_start"] is not None and row["current_end"] is not None:
+            current = (from_micros(row["current_start"]), from_micros(row["current_end"]))
+        return SyncState(
+            profile=profile,
+            high_water_mark=_time_or_none(row["high_water_mark"]),
+            plan=_ranges_from_json(row["plan"]),
+            completed_ranges=_ranges_from_json(row["completed"]),
+            current_range=current,
+            last_sync_at=_time_or_none(row["last_sync_at"]),
+            last_success_at=_time_or_none(row["last_success_at"]),
+            last_outcome=row["last_outcome"],
+            last_error=row["last_error"],
+        )
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def upsert_events(self, profile: str, rows: Iterable[EventRow]) -> int:
+        """Store events not cached yet; returns how many were new (the rest are left as is)."""
+        with self._transaction(write=True) as conn:
+            return self._upsert(conn, profile, rows)
+
+    def save_sync_state(self, state: SyncState) -> None:
+        """Replace the profile's sync bookkeeping with ``state``."""
+        with self._transaction(write=True) as conn:
+            self._put_state(conn, state)
+
+    def commit_page(self, state: SyncState, rows: Iterable[EventRow]) -> int:
+        """Store a page of events and the sync progress record in ONE transaction.
+
+        Either both are durable or neither is, so a sync killed at any moment resumes from a
+        progress record that matches the stored events. Returns how many events were new.
+        """
+        with self._transaction(write=True) as conn:
+            new = self._upsert(conn, state.profile, rows)
+            self._put_state(conn, state)
+        return new
+
+    def purge_older_than(self, profile: str, cutoff: datetime) -> int:
+        """Delete the profile's events created before ``cutoff``; returns how many went."""
+        statement = sa.delete(events).where(
+            events.c.profile == profile, events.c.created_at < to_micros(cutoff)
+        )
+        with self._transaction(write=True) as conn:
+            return conn.execute(statement).rowcount
+
+    def _upsert(self, conn: sa.Connection, profile: str, rows: Iterable[EventRow]) -> int:
+        unique: dict[str, EventRow] = {}
+        for row in rows:
+            unique.setdefault(row.id, row)
+        if not unique:
+            return 0
+        seen_at = time.time_ns() // 1000
+        records = [
+            {
+                "profile": profile,
+                "id": row.id,
+                "created_at": to_micros(row.created_at),
+                "user": row.user,
+                "user_name": row.user_name,
+                "user_email": row.user_email,
+                "actor_type": row.actor_type,
+                "action": row.action,
+                "description": row.description,
+                "raw": row.raw,
+                "first_seen_at": seen_at,
+            }
+            for row in unique.values()
+        ]
+        # DO NOTHING keeps the first stored copy (and its first_seen_at); RETURNING yields only
+        # the rows actually inserted, which is the exact count of new events on both backends.
+        statement = (
+            self._insert(events)
+            .on_conflict_do_nothing(index_elements=["profile", "id"])
+            .returning(events.c.id)
+        )
+        return len(conn.execute(statement, records).all())
+
+    def _put_state(self, conn: sa.Connection, state: SyncState) -> None:
+        values = {
+            "high_water_mark": _micros_or_none(state.high_water_mark),
+            "plan": _ranges_to_json(state.plan),
+            "completed": _ranges_to_json(state.completed_ranges),
+            "current_start": _micros_or_none(state.current_range and state.current_range[0]),
+            "current_end": _micros_or_none(state.current_range and state.current_range[1]),
+            "last_sync_at": _micros_or_none(state.last_sync_at),
+            "last_success_at": _micros_or_none(state.last_success_at),
+            "last_outcome": state.last_outcome,
+            "last_error": state.last_error,
+        }
+        statement = self._insert(sync_state).values(profile=state.profile, **values)
+        conn.execute(statement.on_conflict_do_update(index_elements=["profile"], set_=values))
+
+
+def _fetch_table(conn: sa.Connection, query: sa.Select[Any]) -> tuple[pa.Table, Any]:
+    """Run ``query`` (columns in FRAME_COLUMNS order) into one Arrow table; also the last row.
+
+    Straight off the DBAPI cursor, a batch at a time into Arrow columns: no SQLAlchemy Row and
+    no Python object per value outlives its batch. The cyclic garbage collector is paused
+    meanwhile, since it would otherwise rescan the batch's hundred thousand fresh tuples over
+    and over although none of them can be part of a cycle.
+    """
+    compiled = query.compile(dialect=conn.dialect)
+    params: Any = compiled.params
+    if compiled.positional:
+        params = tuple(compiled.params[name] for name in compiled.positiontup or ())
+    dbapi_connection = conn.connection.dbapi_connection
+    assert dbapi_connection is not None
+    # PostgreSQL: a server-side cursor, so the server streams instead of the driver buffering.
+    named = {"name": "audit_viewer_frame"} if conn.dialect.name == "postgresql" else {}
+    cursor = dbapi_connection.cursor(**named)
+    batches = []
+    last = None
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        cursor.execute(str(compiled), params)
+        while rows := cursor.fetchmany(_FETCH_ROWS):
+            last = rows[-1]
+            # One C pass over the row tuples into a struct array, then its fields as columns.
+            record = pa.array(rows, type=_ROW_TYPE)
+            del rows
+            batches.append(
+                pa.RecordBatch.from_arrays(
+                    [
+                        column.cast(pa.timestamp("us", tz="UTC")).cast(field.type)
+                        if field.name == "created_at"
+                        else column.cast(field.type)
+                        for field, column in zip(ARROW_SCHEMA, record.flatten(), strict=True)
+                    ],
+                    schema=ARROW_SCHEMA,
+                )
+            )
+    finally:
+        cursor.close()
+        if collecting:
+            gc.enable()
+    # Left in chunks of _FETCH_ROWS: pandas' Arrow-backed columns are chunked anyway, and
+    # combining would copy every text column once more.
+    return pa.Table.from_batches(batches, ARROW_SCHEMA), last
+
+
+def _time_or_none(value: int | None) -> datetime | None:
+    return None if value is None else from_micros(value)
+
+
+def _micros_or_none(value: datetime | None) -> int | None:
+    return None if value is None else to_micros(value)
+
+
+def _ranges_to_json(ranges: Iterable[Range]) -> str:
+    return json.dumps([[to_micros(start), to_micros(end)] for start, end in ranges])
+
+
+def _ranges_from_json(text: str) -> tuple[Range, ...]:
+    return tuple((from_micros(start), from_micros(end)) for start, end in json.loads(text))

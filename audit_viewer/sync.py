@@ -1,0 +1,293 @@
+"""The sync engine: platform pages -> local cache, crash-safe, resumable, cancellable.
+
+A run works through a *plan*: time ranges cut on UTC day boundaries (``chunk``), walked newest
+first so the admin sees today's events first and an interrupted first sync has the most useful
+days. Each page's events and the progress record (the plan, the completed ranges, the range in
+progress) commit in ONE transaction; a range is marked completed in the transaction of its last
+page, and the run's end (high-water mark, plan cleared) in the transaction of the plan's last page.
+A run killed at any moment therefore leaves events and bookkeeping that agree: the next run skips
+the completed ranges and re-reads an unfinished range from its start (the upsert makes re-reading
+harmless; cursors of a dead run are never reused).
+
+The high-water mark is the end of a fully covered plan, never ``max(created_at)``: pages come
+newest first, so the newest stored event says nothing about the older part of its range.
+Plans: first sync [now - retention, now); incremental [high-water mark - overlap, now), the
+overlap catching events that show up late (the contract allows 5 minutes); ``full`` re-reads the
+retention window; an unfinished plan is resumed and extended up to now. Nothing is deleted
+except by ``keep_days``: the local archive outlives the platform's retention.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+from audit_viewer.api import MalformedResponseError, Page, PlatformClient
+from audit_viewer.cache import CacheError, CacheStore, SyncState
+from audit_viewer.cache.schema import EPOCH
+from audit_viewer.events import EventRow, InvalidEventError, normalize_event
+
+log = logging.getLogger(__name__)
+
+Range = tuple[datetime, datetime]
+
+
+@dataclass
+class SyncProgress:
+    """Where a run is, reported after every stored page."""
+
+    pages: int  # pages stored in this run
+    events: int  # events received in this run (repeats included)
+    new_events: int  # events that were not cached before
+    range_start: datetime  # the range being read
+    range_end: datetime
+    ranges_done: int  # ranges of the plan fully stored (including earlier runs')
+    ranges_total: int
+
+
+@dataclass
+class SyncResult:
+    """What a run did; ``cancelled`` runs keep everything they stored."""
+
+    new_events: int
+    total_cached: int
+    pages: int
+    elapsed: float  # seconds
+    cancelled: bool
+    purged: int = 0  # events deleted locally by keep_days
+
+
+class SyncCancelled(Exception):
+    """Raise from a progress callback to stop the run like a set ``cancel`` event would."""
+
+
+class _Stop(Exception):
+    """Internal: the run was cancelled between pages."""
+
+
+class SyncEngine:
+    """Syncs one profile's audit events from ``client`` into ``store``.
+
+    One engine serves the command line and the window's worker thread; ``run`` may be called
+    again (each call is a new run).
+    """
+
+    def __init__(
+        self,
+        client: PlatformClient,
+        store: CacheStore,
+        profile: str,
+        *,
+        overlap: timedelta = timedelta(minutes=5),
+        chunk: timedelta = timedelta(days=1),
+        retention: timedelta = timedelta(days=90),
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
+        if chunk <= timedelta(0) or retention <= timedelta(0) or overlap < timedelta(0):
+            raise ValueError("chunk and retention must be positive and overlap not negative")
+        self._client = client
+        self._store = store
+        self.profile = profile
+        self._overlap = overlap
+        self._chunk = chunk
+        self._retention = retention
+        self._now = now or (lambda: datetime.now(UTC))
+
+    def run(
+        self,
+        *,
+        full: bool = False,
+        progress: Callable[[SyncProgress], None] | None = None,
+        cancel: threading.Event | None = None,
+        keep_days: int | None = None,
+    ) -> SyncResult:
+        """Sync up to now; on a PlatformError (or CacheError) record the failure and re-raise."""
+        if keep_days is not None and keep_days < 1:
+            raise ValueError("keep_days must be at least 1")
+        started = time.monotonic()
+        run = _Run(self, progress, cancel)
+        try:
+            run.state = self._plan(self._store.sync_state(self.profile), full)
+            cancelled = run.walk()
+            outcome = "cancelled" if cancelled else "ok"
+            finished = self._now()
+            run.state = replace(
+                run.state,
+                last_sync_at=finished,
+                last_success_at=run.state.last_success_at if cancelled else finished,
+                last_outcome=outcome,
+                last_error=None,
+            )
+            self._store.save_sync_state(run.state)
+            purged = 0
+            if keep_days is not None:
+                purged = self._store.purge_older_than(
+                    self.profile, finished - timedelta(days=keep_days)
+                )
+            total = self._store.count(self.profile)
+        except Exception as exc:
+            self._record_failure(run.state, exc)
+            raise
+        log.info(
+            "Sync of %s %s: %d new events in %d pages, %d cached",
+            self.profile,
+            outcome,
+            run.new_events,
+            run.pages,
+            total,
+        )
+        return SyncResult(
+            new_events=run.new_events,
+            total_cached=total,
+            pages=run.pages,
+            elapsed=time.monotonic() - started,
+            cancelled=cancelled,
+            purged=purged,
+        )
+
+    def _record_failure(self, state: SyncState | None, exc: Exception) -> None:
+        """Keep the failure for the status line; the original error is what the caller sees."""
+        try:
+            state = state or self._store.sync_state(self.profile)
+            message = str(exc) or type(exc).__name__
+            self._store.save_sync_state(
+                replace(state, last_sync_at=self._now(), last_outcome="failed", last_error=message)
+            )
+        except CacheError:
+            log.warning("Could not record the failed sync of %s in the cache", self.profile)
+
+    # -- planning ---------------------------------------------------------------------------
+
+    def _plan(self, state: SyncState, full: bool) -> SyncState:
+        """The state the run starts from: its plan (newest range first) and completed ranges."""
+        now = self._now()
+        window_start = now - self._retention
+        completed: tuple[Range, ...] = ()
+        if full:
+            ranges = self._chunks(window_start, now)
+        elif state.plan:
+            # Resume the unfinished run, extended up to now; ranges that aged out are dropped.
+            ranges = [rng for rng in state.plan if rng[1] > window_start]
+            completed = tuple(rng for rng in state.completed_ranges if rng in ranges)
+            old_end = max(end for _start, end in state.plan)
+            ranges += self._chunks(max(old_end - self._overlap, window_start), now)
+        elif state.high_water_mark is not None:
+            ranges = self._chunks(max(state.high_water_mark - self._overlap, window_start), now)
+        else:
+            ranges = self._chunks(window_start, now)
+        ranges.sort(key=lambda rng: (rng[1], rng[0]), reverse=True)
+        return replace(state, plan=tuple(ranges), completed_ranges=completed, current_range=None)
+
+    def _chunks(self, start: datetime, end: datetime) -> list[Range]:
+        """[start, end) cut on multiples of ``chunk`` since the epoch (UTC days by default)."""
+        ranges = []
+        boundary = EPOCH + ((start - EPOCH) // self._chunk) * self._chunk
+        while boundary < end:
+            following = boundary + self._chunk
+            ranges.append((max(start, boundary), min(end, following)))
+            boundary = following
+        return ranges
+
+
+class _Run:
+    """The mutable bookkeeping of one ``SyncEngine.run`` call."""
+
+    def __init__(
+        self,
+        engine: SyncEngine,
+        progress: Callable[[SyncProgress], None] | None,
+        cancel: threading.Event | None,
+    ) -> None:
+        self.engine = engine
+        self.progress = progress
+        self.cancel = cancel
+        self.state: SyncState | None = None
+        self.pages = 0
+        self.events = 0
+        self.new_events = 0
+
+    def walk(self) -> bool:
+        """Read every range of the plan not completed yet; True when cancelled."""
+        assert self.state is not None
+        # Decided up front: the plan's last page clears the completed list with the plan.
+        pending = [rng for rng in self.state.plan if rng not in self.state.completed_ranges]
+        try:
+            for rng in pending:
+                self._read_range(rng)
+        except _Stop:
+            return True
+        # Normally the plan's last page already closed the plan; not when nothing was left to
+        # read (an empty plan, or one whose open ranges aged out of retention meanwhile).
+        if self.state.plan:
+            self.state = _closed(self.state)
+        return False
+
+    def _check_cancel(self) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise _Stop
+
+    def _read_range(self, rng: Range) -> None:
+        """All pages of one range; the last page's commit marks it completed."""
+        self._check_cancel()
+        for page in self.engine._client.iter_pages(*rng):
+            rows = _page_rows(page)
+            self._commit(rng, rows, last=page.after is None)
+            if page.after is not None:
+                self._check_cancel()
+
+    def _commit(self, rng: Range, rows: list[EventRow], *, last: bool) -> None:
+        assert self.state is not None
+        state = self.state
+        if last:
+            state = replace(state, completed_ranges=(*state.completed_ranges, rng))
+            if set(state.plan) <= set(state.completed_ranges):
+                state = _closed(state)  # the high-water mark moves in this page's transaction
+            else:
+                state = replace(state, current_range=None)
+        else:
+            state = replace(state, current_range=rng)
+        total_ranges = len(self.state.plan)
+        new = self.engine._store.commit_page(state, rows)
+        self.state = state
+        self.pages += 1
+        self.events += len(rows)
+        self.new_events += new
+        if self.progress is not None:
+            done = total_ranges if not state.plan else len(state.completed_ranges)
+            report = SyncProgress(
+                pages=self.pages,
+                events=self.events,
+                new_events=self.new_events,
+                range_start=rng[0],
+                range_end=rng[1],
+                ranges_done=done,
+                ranges_total=total_ranges,
+            )
+            try:
+                self.progress(report)
+            except SyncCancelled:
+                raise _Stop from None
+
+
+def _closed(state: SyncState) -> SyncState:
+    """The plan is fully covered: the high-water mark moves to its end and the plan is cleared."""
+    end = max((end for _start, end in state.plan), default=None)
+    mark = state.high_water_mark
+    if end is not None and (mark is None or end > mark):
+        mark = end
+    return replace(state, high_water_mark=mark, plan=(), completed_ranges=(), current_range=None)
+
+
+def _page_rows(page: Page) -> list[EventRow]:
+    """The page's events as rows; one unusable event makes the whole page malformed."""
+    try:
+        return [normalize_event(event) for event in page.events]
+    except InvalidEventError as exc:
+        raise MalformedResponseError(
+            f"The platform sent an audit event the app cannot store ({exc}). The sync stopped; "
+            "everything stored before this page was kept."
+        ) from exc
