@@ -266,6 +266,21 @@ def test_ticking_actions_in_the_checklist(table, qtbot):
     assert header.filter_set_parts().actions is None
 
 
+def test_enter_in_the_find_box_keeps_only_the_matching_actions(table, qtbot):
+    _, header, _ = table
+    button = header.editor(COL_ACTION)
+    button.setFocus()
+    qtbot.keyClick(button, Qt.Key.Key_Space)
+    popup = button.popup
+    assert popup.isVisible()
+    qtbot.keyClicks(popup.find, "sbom")
+    with qtbot.waitSignal(header.filtersChanged):
+        qtbot.keyClick(popup.find, Qt.Key.Key_Return)
+    assert header.filter_set_parts().actions == frozenset({"Export SBOM"})
+    assert not popup.isVisible()
+    assert button.text().startswith("Export SBOM")
+
+
 def test_facets_update_counts_and_keep_ticked_actions(table, qtbot):
     _, header, _ = table
     with qtbot.waitSignal(header.filtersChanged):

@@ -221,9 +221,10 @@ class ActionPopup(QFrame):
         super().__init__(parent, Qt.WindowType.Popup)
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.find = QLineEdit(self)
-        self.find.setPlaceholderText("Find action…")
+        self.find.setPlaceholderText("Find action… (Enter shows only the matches)")
         self.find.setClearButtonEnabled(True)
         self.find.textChanged.connect(self._narrow)
+        self.find.returnPressed.connect(self.only_matches)
         self.list = _CheckList(self)
         self.list.setUniformItemSizes(True)
         self.list.itemChanged.connect(self._item_changed)
@@ -286,6 +287,19 @@ class ActionPopup(QFrame):
             item.setCheckState(state)
         self.list.blockSignals(blocked)
         self.changed.emit()
+
+    def only_matches(self) -> None:
+        """Tick exactly the actions the find box shows and close: the keyboard's one-step pick."""
+        if not self.find.text().strip():
+            self.close()
+            return
+        blocked = self.list.blockSignals(True)
+        for item in self._items.values():
+            visible = not item.isHidden()
+            item.setCheckState(Qt.CheckState.Checked if visible else Qt.CheckState.Unchecked)
+        self.list.blockSignals(blocked)
+        self.changed.emit()
+        self.close()
 
     def _narrow(self, text: str) -> None:
         needle = text.casefold()
