@@ -402,14 +402,14 @@ def _export_profile(cache: Any, wanted: str | None) -> str:
         if wanted not in profiles:
             known = ", ".join(profiles) or "none"
             raise CliError(
-                f"No events for profile {wanted!r} in {cache.url}; profiles there: {known}"
+                f"No events for profile {wanted!r} in {cache.location}; profiles there: {known}"
             )
         return wanted
     if not profiles:
-        raise CliError(f"The cache {cache.url} is empty: run `{PROG} sync` first")
+        raise CliError(f"The cache {cache.location} is empty: run `{PROG} sync` first")
     if len(profiles) > 1:
         raise CliError(
-            f"The cache {cache.url} holds {len(profiles)} profiles; "
+            f"The cache {cache.location} holds {len(profiles)} profiles; "
             "choose one with --profile NAME:",
             details=tuple(f"{p} ({_plural(cache.count(p), 'event')})" for p in profiles),
         )

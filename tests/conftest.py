@@ -21,6 +21,17 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     return home
 
 
+@pytest.fixture(autouse=True)
+def memory_keyring_backend(monkeypatch: pytest.MonkeyPatch):
+    """No test may reach the developer's real keyring: every test starts with an empty one."""
+    import keyring.core
+    from keyring_backend import MemoryKeyring
+
+    backend = MemoryKeyring()
+    monkeypatch.setattr(keyring.core, "_keyring_backend", backend)
+    return backend
+
+
 @pytest.fixture
 def sandbox() -> Iterator:
     """A real sandbox platform server on 127.0.0.1 with a small, fixed event set."""

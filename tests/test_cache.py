@@ -172,6 +172,7 @@ def test_empty_file_becomes_a_cache_in_wal_mode(tmp_path):
     with CacheStore.open(path) as store:
         store.upsert_events("p", [event("a")])
         assert store.url == f"sqlite:///{path}"
+        assert store.location == str(path)  # what the status line and messages show
     with closing(sqlite3.connect(path)) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         assert conn.execute("SELECT count(*) FROM events").fetchone() == (1,)

@@ -125,6 +125,7 @@ def test_window_shows_the_cache_with_named_widgets(window, cache_path):
     assert window.table.horizontalHeader() is window.header
     assert f"Showing {total:,} of {total:,} events" in window.status_label.text()
     assert "last sync" in window.status_label.text()
+    assert f"cache: {cache_path} ·" in window.status_label.text()
     # newest first by default
     times = window.model.frame["created_at"].take(window.model.visible_indices())
     assert times.is_monotonic_decreasing

@@ -220,8 +220,16 @@ class CacheStore:
     def __init__(self, engine: sa.Engine, display_url: str) -> None:
         """Use :meth:`open`, which checks and migrates the schema first."""
         self._engine = engine
-        #: The cache location for messages and the status line (password masked).
+        #: The cache's URL with the password masked.
         self.url = display_url
+        #: What an admin recognises in messages and the status line: an SQLite cache's file
+        #: path, any other database's masked URL.
+        database = engine.url.database
+        self.location = (
+            database
+            if engine.dialect.name == "sqlite" and database not in (None, "", ":memory:")
+            else display_url
+        )
         # SQLite: the whole file is verified (PRAGMA quick_check) before this store's first
         # write, so a damaged archive is never written to. It reads every page (about 1.5 s
         # per million events), which is why reading alone (the window, exports) skips it:

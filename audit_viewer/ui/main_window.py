@@ -9,6 +9,7 @@ selected event and the scroll position.
 
 from __future__ import annotations
 
+import html
 import io
 import logging
 from collections.abc import Callable
@@ -702,7 +703,7 @@ class MainWindow(QMainWindow):
             status.status_line(
                 self.model.rowCount(),
                 len(self.frame),
-                self._store.url,
+                self._store.location,
                 self._sync_phrase,
                 offline=self.is_offline(),
             )
@@ -1133,7 +1134,7 @@ class MainWindow(QMainWindow):
         day = p.range_start.astimezone(self.tz).strftime("%Y-%m-%d")
         self.status_label.setText(
             f"Syncing: {p.events:,} events ({p.new_events:,} new) in {p.pages:,} pages · "
-            f"at {day} · cache: {self._store.url}"
+            f"at {day} · cache: {self._store.location}"
         )
 
     def _end_sync(self) -> None:
@@ -1225,7 +1226,7 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getOpenFileName(
             self,
             "Open cache",
-            str(Path(self._store.url.removeprefix("sqlite:///")).parent),
+            str(Path(self._store.location).parent),
             "Cache databases (*.sqlite3 *.sqlite *.db);;All files (*)",
         )
         if path:
@@ -1269,7 +1270,8 @@ class MainWindow(QMainWindow):
             "About audit-viewer",
             f"<b>audit-viewer {__version__}</b><p>Browse, search and archive the platform's "
             "audit trail: events sync into a local cache that outlives the platform's 90-day "
-            f"retention.</p><p>Cache: {self._store.url}<br>Settings: {self._settings.path}</p>",
+            f"retention.</p><p>Cache: {html.escape(self._store.location)}<br>"
+            f"Settings: {html.escape(str(self._settings.path))}</p>",
         )
 
     # ------------------------------------------------------------------------------- closing
