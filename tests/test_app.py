@@ -23,8 +23,13 @@ def test_no_arguments_opens_the_default_cache_offline(qtbot, isolated_home):
     text = win.status_label.text()
     assert "Showing 0 of 0 events" in text and "offline" in text
     assert str(Path(isolated_home).resolve()) in win.store.url
+    # A newcomer is welcomed with the way forward, not an empty table and nothing else.
+    assert win.banner.isVisibleTo(win) and win.banner.kind == "info"
+    assert "--demo" in win.banner.text.text()
+    assert win.banner.action_button.text() == "New profile…"
     win.act_sync.trigger()  # nothing to sync with: says so, does not crash
     assert win.banner.isVisibleTo(win) and win.sync_thread is None
+    assert win.banner.kind == "error" and "No profile" in win.banner.text.text()
     win.close()
 
 

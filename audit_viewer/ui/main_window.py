@@ -92,7 +92,11 @@ def _phrase(value: str) -> str:
 
 
 class Banner(QFrame):
-    """A non-modal message above the table (sync errors, missing secret) with one action."""
+    """A non-modal message above the table (sync errors, missing secret) with one action.
+
+    ``kind`` "error" is tinted like an error; "info" (the first-run welcome) in the palette's
+    neutral highlight, so a newcomer is not greeted by something that looks broken.
+    """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -109,6 +113,7 @@ class Banner(QFrame):
         self.close_button.clicked.connect(self.hide)
         self.action_button.clicked.connect(self._run_action)
         self._action: Callable[[], None] | None = None
+        self.kind = "error"
         row = QHBoxLayout(self)
         row.setContentsMargins(10, 6, 6, 6)
         row.addWidget(self.text, 1)
@@ -118,8 +123,12 @@ class Banner(QFrame):
         self.hide()
 
     def _restyle(self) -> None:
-        fg = theme.error_color(self.palette())
-        bg = theme.error_background_color(self.palette())
+        if self.kind == "info":
+            fg = theme.range_edge_color(self.palette())
+            bg = theme.range_fill_color(self.palette())
+        else:
+            fg = theme.error_color(self.palette())
+            bg = theme.error_background_color(self.palette())
         sheet = (
             f"#banner {{ background: {bg.name()}; border: 1px solid {fg.name()};"
             " border-radius: 4px; }"
@@ -133,8 +142,14 @@ class Banner(QFrame):
         super().changeEvent(event)
 
     def show_message(
-        self, message: str, action: tuple[str, Callable[[], None]] | None = None
+        self,
+        message: str,
+        action: tuple[str, Callable[[], None]] | None = None,
+        *,
+        kind: str = "error",
     ) -> None:
+        self.kind = kind
+        self._restyle()
         self.text.setText(message)
         self._action = action[1] if action else None
         self.action_button.setText(action[0] if action else "")
@@ -209,6 +224,14 @@ class MainWindow(QMainWindow):
         self._load_frame_from_store()
         self._restore_settings()
         self._profile_changed()
+        if self._profile is None and len(self.frame) == 0:
+            self.banner.show_message(
+                "Welcome: no profile is set up yet. Add one with the platform's base URL and an "
+                "API client to sync the audit trail, or start “audit-viewer --demo” to try the "
+                "app on synthetic events.",
+                ("New profile…", self.new_profile),
+                kind="info",
+            )
 
     # ------------------------------------------------------------------------------- building
 
