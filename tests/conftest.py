@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
+import keyring.core
 import pytest
+from keyring.backends import fail
+from keyring_backend import MemoryKeyring
 
 # Before any Qt import: the suite runs without a display.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -22,11 +25,14 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
 
 
 @pytest.fixture(autouse=True)
-def memory_keyring_backend(monkeypatch: pytest.MonkeyPatch):
-    """No test may reach the developer's real keyring: every test starts with an empty one."""
-    import keyring.core
-    from keyring_backend import MemoryKeyring
+def no_real_keyring(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test may reach the developer's real keyring: each starts with no keyring at all."""
+    monkeypatch.setattr(keyring.core, "_keyring_backend", fail.Keyring())
 
+
+@pytest.fixture
+def memory_keyring(monkeypatch: pytest.MonkeyPatch) -> MemoryKeyring:
+    """A working keyring that lives in this test's memory."""
     backend = MemoryKeyring()
     monkeypatch.setattr(keyring.core, "_keyring_backend", backend)
     return backend

@@ -32,19 +32,6 @@ WRONG_SECRET = "wrong-secret-7f3a9c"
 HEADER = ["id", "created_at", "user", "user_email", "actor_type", "action", "description"]
 
 
-@pytest.fixture(autouse=True)
-def no_real_keyring(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test here may reach the developer's real keyring: start with none at all."""
-    monkeypatch.setattr(keyring.core, "_keyring_backend", fail.Keyring())
-
-
-@pytest.fixture
-def memory_keyring(monkeypatch: pytest.MonkeyPatch) -> MemoryKeyring:
-    backend = MemoryKeyring()
-    monkeypatch.setattr(keyring.core, "_keyring_backend", backend)
-    return backend
-
-
 @pytest.fixture
 def cache(tmp_path: Path) -> str:
     return str(tmp_path / "cache.sqlite3")

@@ -6,28 +6,14 @@ import json
 import sys
 from pathlib import Path
 
-import keyring.core
 import platformdirs
 import pytest
 from keyring.backend import KeyringBackend
-from keyring.backends import chainer, fail
+from keyring.backends import chainer
 from keyring_backend import MemoryKeyring
 
 from audit_viewer import config
 from audit_viewer.config import ConfigError, Profile, SecretStore, SecretStoreError
-
-
-@pytest.fixture(autouse=True)
-def no_real_keyring(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test here may reach the developer's real keyring: start with none at all."""
-    monkeypatch.setattr(keyring.core, "_keyring_backend", fail.Keyring())
-
-
-@pytest.fixture
-def memory_keyring(monkeypatch: pytest.MonkeyPatch) -> MemoryKeyring:
-    backend = MemoryKeyring()
-    monkeypatch.setattr(keyring.core, "_keyring_backend", backend)
-    return backend
 
 
 class BrokenKeyring(KeyringBackend):
