@@ -6,18 +6,27 @@ never missing; ``user_name`` and ``user_email`` use ``pd.NA``), ``created_at`` i
 ``datetime64[ns, UTC]``, rows are newest first with ties by id, and the index is a RangeIndex.
 Arrow columns keep a million events in a few hundred megabytes and let sorting and filtering run
 in C instead of per row in Python.
+
+Fields of the raw JSON beyond the contract's (``ip_address``, ``metadata.bytes``, ...) are not
+frame columns; :func:`extra_fields` finds them and :func:`extra_field_values` extracts one for
+the whole frame, so the table can show and sort them and the filters can search them.
 """
 
 from __future__ import annotations
 
+import json
+import weakref
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.json as pj
 
-from audit_viewer.events import FRAME_COLUMNS, EventRow
+from audit_viewer.events import FRAME_COLUMNS, KNOWN_FIELDS, EventRow
 
 STRING_DTYPE = pd.StringDtype("pyarrow")
 TIME_DTYPE = pd.DatetimeTZDtype(unit="ns", tz="UTC")
@@ -54,13 +63,12 @@ def frame_from_events(events: Iterable[EventRow]) -> pd.DataFrame:
     return frame_from_arrow(pa.table(columns))
 
 
-def _sort_key(column: pd.Series) -> pa.Array | pa.ChunkedArray:
-    """Values whose natural order is the order a user expects for this column."""
-    if isinstance(column.dtype, pd.DatetimeTZDtype) or pd.api.types.is_numeric_dtype(column):
-        return pa.array(column)  # chronological / numeric; NaT and NaN become nulls
-    if not isinstance(column.dtype, pd.StringDtype):
-        column = column.astype(STRING_DTYPE)
-    return pc.utf8_lower(pa.array(column))
+# --- sorting -------------------------------------------------------------------------------
+
+#: Rows sampled to tell a column of few distinct values (user, action, ...) from free text.
+_DISTINCT_SAMPLE = 10_000
+#: At most this share of distinct values in the sample: sort by the ranks of the distinct values.
+_FEW_DISTINCT = 0.2
 
 
 def sort_order(df: pd.DataFrame, column: str, ascending: bool = True) -> np.ndarray:
@@ -69,11 +77,49 @@ def sort_order(df: pd.DataFrame, column: str, ascending: bool = True) -> np.ndar
     Stable means rows that tie keep their current relative order in both directions, so sorting
     by action keeps each action's events newest first.
     """
-    # Arrow's default null placement is at the end, in either direction.
-    indices = pc.sort_indices(
-        _sort_key(df[column]), sort_keys=[("", "ascending" if ascending else "descending")]
-    )
+    series = df[column]
+    if isinstance(series.dtype, pd.DatetimeTZDtype) or pd.api.types.is_numeric_dtype(series):
+        return _sorted_indices(pa.array(series), ascending)  # NaT and NaN become nulls
+    if not isinstance(series.dtype, pd.StringDtype):
+        series = series.astype(STRING_DTYPE)
+    text = pa.array(series)
+    if len(text) and _few_distinct(text):
+        return _ranked_order(text, ascending)
+    return _sorted_indices(pc.utf8_lower(text), ascending)
+
+
+def _sorted_indices(values: pa.Array | pa.ChunkedArray, ascending: bool) -> np.ndarray:
+    """Arrow's stable sort; its default null placement is at the end, in either direction."""
+    direction = "ascending" if ascending else "descending"
+    indices = pc.sort_indices(values, sort_keys=[("", direction)])
     return indices.to_numpy().astype(np.int64, copy=False)
+
+
+def _few_distinct(text: pa.Array | pa.ChunkedArray) -> bool:
+    """Whether an evenly spread sample of the column repeats its values a lot."""
+    picks = np.linspace(0, len(text) - 1, min(len(text), _DISTINCT_SAMPLE)).astype(np.int64)
+    sample = text.take(pa.array(np.unique(picks)))
+    return pc.count_distinct(sample, mode="all").as_py() <= len(sample) * _FEW_DISTINCT
+
+
+def _ranked_order(text: pa.Array | pa.ChunkedArray, ascending: bool) -> np.ndarray:
+    """The same order as sorting every row's lowercased text, through its distinct values.
+
+    Sorting a million strings takes some twenty million string comparisons; here only the few
+    hundred distinct values are lowercased and ranked (values equal ignoring case share a
+    rank), each row gets its value's rank, and numpy's stable sort orders the small integers.
+    """
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks()
+    encoded = pc.dictionary_encode(text)
+    lowered = pc.utf8_lower(encoded.dictionary)
+    ranks = np.asarray(pc.rank(lowered, sort_keys="ascending", tiebreaker="dense"), np.int64)
+    last = len(lowered) + 1  # above every rank: missing values go last in both directions
+    if not ascending:
+        ranks = last - ranks
+    per_value = np.append(ranks, last).astype(np.uint16 if last < 2**16 else np.uint32)
+    keys = per_value[np.asarray(pc.fill_null(encoded.indices, len(lowered)))]
+    return np.argsort(keys, kind="stable").astype(np.int64, copy=False)
 
 
 def take_chunks(df: pd.DataFrame, order: np.ndarray, chunk_size: int) -> Iterator[pd.DataFrame]:
@@ -82,3 +128,227 @@ def take_chunks(df: pd.DataFrame, order: np.ndarray, chunk_size: int) -> Iterato
         raise ValueError("chunk_size must be at least 1")
     for start in range(0, len(order), chunk_size):
         yield df.take(order[start : start + chunk_size]).reset_index(drop=True)
+
+
+# --- extra fields --------------------------------------------------------------------------
+
+#: Rows whose raw JSON is sampled to discover extra fields.
+_EXTRA_SAMPLE_ROWS = 2000
+#: Nested objects are flattened into dotted fields (``metadata.bytes``) this deep.
+_FLATTEN_DEPTH = 3
+#: The Arrow type a field is read as when the sample saw only values of one JSON type.
+_ARROW_TYPES = {
+    "int": pa.int64(),
+    "float": pa.float64(),
+    "str": pa.large_string(),
+    "bool": pa.bool_(),
+}
+
+
+@dataclass(frozen=True)
+class ExtraField:
+    """A field of the events' raw JSON that is not a frame column (nested ones flattened)."""
+
+    name: str  # the keys joined by dots: what the table's column and a filter call it
+    path: tuple[str, ...]  # the keys leading to the value in the raw JSON
+    json_type: str  # "int" | "float" | "str" | "bool" | "mixed", as sampled
+
+
+def extra_values(raw: str) -> dict[tuple[str, ...], Any]:
+    """An event's fields beyond the contract's by path (nested objects flattened)."""
+    try:
+        parsed = json.loads(raw)
+    except (ValueError, RecursionError):
+        return {}
+    if not isinstance(parsed, dict):
+        return {}
+    extras = {k: v for k, v in parsed.items() if k not in KNOWN_FIELDS and k not in FRAME_COLUMNS}
+    return dict(_flatten(extras))
+
+
+def _flatten(
+    values: dict[str, Any], prefix: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], Any]]:
+    for key, value in values.items():
+        path = (*prefix, key)
+        if isinstance(value, dict) and value and len(path) < _FLATTEN_DEPTH:
+            yield from _flatten(value, path)
+        else:
+            yield path, value
+
+
+def format_extra(value: Any) -> str:
+    """A JSON value as a cell shows it: text as is, numbers exact, objects as compact JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int" if -(2**63) <= value < 2**63 else "mixed"
+    if isinstance(value, float):
+        return "float"
+    return "str" if isinstance(value, str) else "mixed"
+
+
+def extra_fields(df: pd.DataFrame) -> list[ExtraField]:
+    """Extra fields seen in a sample of the raw JSON, most common first."""
+    kept = _extracted(df["raw"])
+    if kept.fields is None:
+        kept.fields = _discover(df["raw"])
+    return list(kept.fields)
+
+
+def _discover(raw: pd.Series) -> list[ExtraField]:
+    n = len(raw)
+    if n == 0:
+        return []
+    picks = np.unique(np.linspace(0, n - 1, min(n, _EXTRA_SAMPLE_ROWS)).astype(np.int64))
+    seen: dict[tuple[str, ...], int] = {}
+    kinds: dict[tuple[str, ...], set[str]] = {}
+    for text in raw.take(picks).tolist():
+        for path, value in extra_values(text).items():
+            seen[path] = seen.get(path, 0) + 1
+            if value is not None:
+                kinds.setdefault(path, set()).add(_json_kind(value))
+    fields = []
+    for path in sorted(seen, key=lambda p: (-seen[p], p)):
+        found = kinds.get(path, {"mixed"})
+        if found == {"int", "float"}:
+            json_type = "float"
+        else:
+            json_type = found.pop() if len(found) == 1 else "mixed"
+        fields.append(ExtraField(".".join(path), path, json_type))
+    return fields
+
+
+def extra_field_data(df: pd.DataFrame, extra: ExtraField) -> pa.Array | list[Any]:
+    """Every row's value of one extra field (None: missing), for sorting.
+
+    An Arrow array when the field has one JSON type in every row (Arrow's JSON reader parses
+    the whole raw column in C), else a list of Python values from the rows that mention it.
+    Extracted once per frame.
+    """
+    raw = df["raw"]
+    kept = _extracted(raw)
+    values = kept.data.get(extra.path)
+    if values is None:
+        values = _arrow_values(raw, extra) if len(raw) else None
+        if values is None:
+            values = _python_values(raw, extra.path)
+        kept.data[extra.path] = values
+    return values
+
+
+def extra_field_values(df: pd.DataFrame, name: str) -> pd.Series:
+    """The text the table shows for extra field ``name`` in every row (missing: ``pd.NA``).
+
+    For the filters: a column filter under an extra-field column searches this like a frame
+    column. Positional (a RangeIndex), Arrow-backed strings, extracted once per frame and shared
+    (read-only); a name the sample did not find is looked up in every row, a frame column's
+    name is never extra.
+    """
+    raw = df["raw"]
+    kept = _extracted(raw)
+    extra = next((f for f in extra_fields(df) if f.name == name), None)
+    if extra is None:
+        extra = ExtraField(name, tuple(name.split(".")), "mixed")
+    text = kept.text.get(extra.path)
+    if text is None:
+        values = extra_field_data(df, extra)
+        if isinstance(values, pa.Array) and not pa.types.is_floating(values.type):
+            strings = values.cast(pa.large_string())  # int, bool and text print as cells do
+        else:  # only Python's json tells 7 from 7.0 in a float field
+            if isinstance(values, pa.Array):
+                values = _python_values(raw, extra.path)
+            shown = [None if value is None else format_extra(value) for value in values]
+            strings = pa.array(shown, pa.large_string())
+        text = kept.text[extra.path] = pa.chunked_array([strings]).to_pandas(
+            types_mapper=_TYPES_MAPPER
+        )
+    return text
+
+
+def _arrow_values(raw: pd.Series, extra: ExtraField) -> pa.Array | None:
+    """One extra field of every event, parsed in C by Arrow's JSON reader (None: can't).
+
+    Arrow needs one type per field; a value of another type in any row makes it give up, and
+    the caller falls back to Python's json module.
+    """
+    if extra.json_type not in _ARROW_TYPES:
+        return None
+    field_type: pa.DataType = _ARROW_TYPES[extra.json_type]
+    for name in reversed(extra.path[1:]):
+        field_type = pa.struct([(name, field_type)])
+    schema = pa.schema([(extra.path[0], field_type)])
+    lines = pc.binary_join_element_wise(
+        pa.array(raw), pa.scalar("\n", pa.large_string()), pa.scalar("", pa.large_string())
+    )
+    offsets = np.frombuffer(lines.buffers()[1], np.int64)[
+        lines.offset : lines.offset + len(lines) + 1
+    ]
+    data = lines.buffers()[2].slice(int(offsets[0]), int(offsets[-1] - offsets[0]))
+    options = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
+    try:
+        table = pj.read_json(pa.BufferReader(data), parse_options=options)
+    except pa.ArrowInvalid:
+        return None
+    if table.num_rows != len(raw):  # a blank raw text is no line to Arrow
+        return None
+    values = table.column(0).combine_chunks()
+    for _ in extra.path[1:]:
+        values = pc.struct_field(values, [0])
+    return values
+
+
+def _python_values(raw: pd.Series, path: tuple[str, ...]) -> list[Any]:
+    """One extra field of every event through Python's json, parsing only rows that name it."""
+    values: list[Any] = [None] * len(raw)
+    if path[0] in KNOWN_FIELDS or path[0] in FRAME_COLUMNS:
+        return values
+    needle = json.dumps(path[0], ensure_ascii=False)
+    hits = np.flatnonzero(raw.str.contains(needle, regex=False).to_numpy(dtype=bool))
+    for row, text in zip(hits.tolist(), raw.take(hits).tolist(), strict=True):
+        values[row] = extra_values(text).get(path)
+    return values
+
+
+@dataclass
+class _Extracted:
+    """What was extracted from one raw column; nothing here refers to the column itself."""
+
+    fields: list[ExtraField] | None = None
+    data: dict[tuple[str, ...], pa.Array | list[Any]] = field(default_factory=dict)
+    text: dict[tuple[str, ...], pd.Series] = field(default_factory=dict)
+
+
+#: id(Arrow raw column) -> what was extracted from it; an entry leaves when its column is freed.
+_EXTRACTED: dict[int, _Extracted] = {}
+
+
+def _extracted(raw: pd.Series) -> _Extracted:
+    """What was extracted from this raw column before (Arrow columns are immutable).
+
+    Keyed by the Arrow column rather than the frame: frames share columns, and an entry must
+    not keep its frame alive. A raw column that is not Arrow-backed is extracted every time.
+    """
+    array = raw.array
+    if not isinstance(array, pd.arrays.ArrowExtensionArray):
+        return _Extracted()
+    values = array.__arrow_array__()
+    key = id(values)
+    kept = _EXTRACTED.get(key)
+    if kept is None:
+        kept = _EXTRACTED[key] = _Extracted()
+        # A freed column's id can be reused only after this callback ran.
+        weakref.finalize(values, _EXTRACTED.pop, key, None)
+    return kept

@@ -13,6 +13,11 @@ precedence than the implicit AND, so ``a b OR c`` means ``(a AND b) OR c``)::
 
 Words and phrases are case-insensitive substrings. ``after:`` is inclusive and ``before:``
 exclusive, so ``after:X before:Y`` is the half-open range [X, Y) like the Time filter.
+
+A default field that is not a frame column is an extra field of the raw JSON (``ip_address``,
+``metadata.bytes``): the filter under an extra-field column searches the text its cells show
+(:func:`audit_viewer.frame.extra_field_values`). The search bar's qualifiers stay a fixed set,
+so a mistyped one is an error rather than a silently empty table.
 """
 
 from __future__ import annotations
@@ -29,7 +34,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from audit_viewer.events import ACTOR_TYPES
+from audit_viewer.events import ACTOR_TYPES, FRAME_COLUMNS
+from audit_viewer.frame import extra_field_values
 
 #: Columns a bare word searches when the caller does not narrow it (``user_name`` is included
 #: because the display string ``user`` shows the email when both are known).
@@ -338,13 +344,17 @@ def _aware(moment: datetime) -> datetime:
 
 #: Columns of long or unique text: no dictionary helps, a term scans every byte.
 _FREE_TEXT = frozenset({"description", "id", "raw"})
+_FRAME_COLUMNS = frozenset(FRAME_COLUMNS)
 
 
 def _cost(term: Term) -> int:
     """Rough evaluation cost, to run the cheap terms of a group before the free-text scans."""
     if not isinstance(term.test, TextTest):
         return 0
-    return 2 if _FREE_TEXT.intersection(term.test.fields) else 1
+    fields = term.test.fields
+    if _FREE_TEXT.intersection(fields) or not _FRAME_COLUMNS.issuperset(fields):
+        return 2  # extra fields are parsed out of the raw JSON the first time
+    return 1
 
 
 def _evaluate(
@@ -358,7 +368,12 @@ def _evaluate(
         hits = np.zeros(len(df), dtype=bool)
         for name in test.fields:
             if name in df.columns:
-                hits |= _column(df[name]).contains(test.needle, within)
+                values = df[name]
+            elif "raw" in df.columns:
+                values = extra_field_values(df, name)
+            else:
+                continue
+            hits |= _column(values).contains(test.needle, within)
         return hits
     if isinstance(test, ActorTest):
         if "actor_type" not in df.columns:

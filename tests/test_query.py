@@ -334,6 +334,8 @@ def test_columns_of_other_dtypes_work_too() -> None:
         ("alice usr:x", "Unknown qualifier 'usr:'", 6),
         ("Reason: x", "Unknown qualifier 'Reason:'", 0),
         ("-foo:bar", "Unknown qualifier 'foo:'", 1),
+        # Extra fields are searched from their column's filter; here a typo stays an error.
+        ("ip_address:10.0.", "Unknown qualifier 'ip_address:'", 0),
         ("user:", "Missing value after 'user:'", 5),
         ("user: alice", "Missing value after 'user:'", 5),
         ('action:""', "Missing value after 'action:'", 7),
@@ -487,11 +489,14 @@ def test_results_follow_edits_to_the_frame(big: pd.DataFrame) -> None:
 def test_a_dropped_frame_is_freed_after_searching_it() -> None:
     frame = _load_synthetic().synthetic_frame(120_000, seed=4)
     description = weakref.ref(frame["description"].array.__arrow_array__())
+    raw = weakref.ref(frame["raw"].array.__arrow_array__())
     FilterSet(search="alice", actions=frozenset({"Added user"})).action_facets(frame)
     assert parse_query("ignored").mask(frame).any()  # type: ignore[union-attr]
+    assert FilterSet(text_filters={"ip_address": "10.0.1"}).mask(frame).any()
     del frame
     gc.collect()
     assert description() is None
+    assert raw() is None
 
 
 def test_actor_and_time_on_large_frame(big: pd.DataFrame) -> None:
@@ -611,3 +616,54 @@ def test_action_facets_on_large_frame(big: pd.DataFrame) -> None:
     assert set(facets) == set(big["action"].unique())
     assert list(facets.values()) == sorted(facets.values(), reverse=True)
 
+
+# --- column filters on extra fields of the raw JSON --------------------------------------------
+
+EXTRA = make_frame(
+    [
+        {  # 0
+            "raw": '{"ip_address":"10.0.0.1","metadata":{"bytes":2147483653}}',
+            "description": "from the office",
+        },
+        {"raw": '{"ip_address":"10.0.1.9","tenant_id":"T-7"}'},  # 1
+        {"raw": '{"tenant_id":"t-7","metadata":{"bytes":9}}', "description": "saw 10.0.0.1"},  # 2
+        {"raw": "{}"},  # 3
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        (FilterSet(text_filters={"ip_address": "10.0."}), [0, 1]),
+        (FilterSet(text_filters={"ip_address": "10.0.0.1"}), [0]),  # not row 2's description
+        (FilterSet(text_filters={"ip_address": "-10.0.0"}), [1, 2, 3]),  # missing: not matching
+        (FilterSet(text_filters={"ip_address": '"10.0.1.9" OR 10.0.0.1'}), [0, 1]),
+        (FilterSet(text_filters={"tenant_id": "t-7"}), [1, 2]),  # case-insensitive
+        (FilterSet(text_filters={"metadata.bytes": "2147483653"}), [0]),  # nested, beyond 2**31
+        (FilterSet(text_filters={"metadata.bytes": "9"}), [2]),
+        (FilterSet(search="office", text_filters={"ip_address": "10.0"}), [0]),
+        (FilterSet(text_filters={"ip_address": "10.0", "tenant_id": "t"}), [1]),
+        (FilterSet(text_filters={"no_event_has_this": "x"}), []),
+    ],
+)
+def test_column_filters_on_extra_fields_search_the_raw_json(
+    filters: FilterSet, expected: list[int]
+) -> None:
+    assert filters.errors() == {}
+    assert np.flatnonzero(filters.mask(EXTRA, now=NOW)).tolist() == expected
+
+
+def test_extra_field_filter_on_large_frame_matches_reference(big: pd.DataFrame) -> None:
+    ips = big["raw"].str.extract(r'"ip_address":"([^"]*)"', expand=False)
+    assert ips.notna().all()
+    alice = reference(big, ["alice"], ALL)
+    for text in ["1", "10.0.1", "10.0.12", "10.0.12.", "10.0.12.7", ".7"]:
+        expected = ips.str.contains(text, regex=False).to_numpy(dtype=bool)
+        assert expected.any(), text
+        filters = FilterSet(text_filters={"ip_address": text})
+        assert np.array_equal(filters.mask(big, now=NOW), expected), text
+        negated = FilterSet(text_filters={"ip_address": f"-{text}"})
+        assert np.array_equal(negated.mask(big, now=NOW), ~expected), text
+        both = FilterSet(search="alice", text_filters={"ip_address": text})
+        assert np.array_equal(both.mask(big, now=NOW), alice & expected), text

@@ -7,13 +7,15 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import pandas as pd
 import pytest
 from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QTableView
 
 from audit_viewer.events import normalize_event
-from audit_viewer.frame import frame_from_events
+from audit_viewer.frame import extra_field_values, frame_from_events
+from audit_viewer.query import FilterSet
 from audit_viewer.ui.highlight import HighlightDelegate
 from audit_viewer.ui.table_model import (
     COL_ACTION,
@@ -173,6 +175,44 @@ def test_extra_field_with_mixed_json_types_sorts_numbers_then_text(qtbot):
     assert [model.index(r, column).data(SortRole) for r in range(6)] == [
         "b", "A", 2**64, 2**62, 3, None,
     ]  # fmt: skip
+
+
+def shown_column(model: EventTableModel, column: int) -> list[str]:
+    return [model.index(r, column).data() for r in range(model.rowCount())]
+
+
+@pytest.mark.parametrize(
+    ("key", "text", "expected"),
+    [
+        ("ip_address", "10.0.0", ["10.0.0.1", "10.0.0.2"]),
+        ("ip_address", "-10.0.0.1", ["", "10.0.0.2", "", ""]),  # without one: not matching
+        ("metadata.bytes", "3", [str(2**33), str(2**31 + 5)]),  # digits as shown, not 2**40
+    ],
+)
+def test_a_filter_under_an_extra_field_column_keeps_the_rows_whose_cells_match(
+    model, key, text, expected
+):
+    column = column_of(model, key)
+    filters = FilterSet(text_filters={key: text})
+    assert filters.errors() == {}
+    model.set_mask(filters.mask(model.frame))
+    assert shown_column(model, column) == expected
+
+
+def test_extra_field_filters_search_exactly_the_text_the_cells_show(qtbot):
+    values = [2**64, "Mixed", 7, 0.5, True, None, {"deep": [1, "x"]}, "10.0.0.1"]
+    events = [
+        event(f"m{i}", f"2026-11-0{i + 1}T00:00:00Z", size=v, nested={"size": v})
+        for i, v in enumerate(values)
+    ]
+    model = EventTableModel(frame(*events, event("m9", "2026-11-09T00:00:00Z")))
+    for key in ("size", "nested.size"):
+        column = column_of(model, key)
+        cells = shown_column(model, column)
+        searched = extra_field_values(model.frame, key)
+        assert [searched.iloc[model.record_index(r)] for r in range(model.rowCount())] == [
+            cell or pd.NA for cell in cells
+        ]
 
 
 def test_set_frame_keeps_the_sort_and_adds_new_extra_columns(model):

@@ -15,7 +15,6 @@ id), so the view keeps the user's selection and current row instead of resetting
 from __future__ import annotations
 
 import html
-import json
 import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
@@ -28,7 +27,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.json as pj
 from PySide6.QtCore import (
     QAbstractItemModel,
     QAbstractTableModel,
@@ -39,8 +37,17 @@ from PySide6.QtCore import (
     QTimeZone,
 )
 
-from audit_viewer.events import FRAME_COLUMNS, KNOWN_FIELDS
-from audit_viewer.frame import empty_frame, sort_order, take_chunks
+from audit_viewer.events import FRAME_COLUMNS
+from audit_viewer.frame import (
+    ExtraField,
+    empty_frame,
+    extra_field_data,
+    extra_fields,
+    extra_values,
+    format_extra,
+    sort_order,
+    take_chunks,
+)
 
 COL_TIME, COL_USER, COL_ACTION, COL_DESCRIPTION, COL_ID, COL_ACTOR, COL_EMAIL = range(7)
 
@@ -62,11 +69,8 @@ _MAX_PARSED = 4096
 #: The description cell never needs more than a screen's width of text; the tooltip gets more.
 _DISPLAY_CHARS = 400
 _TOOLTIP_CHARS = 3000
-#: Rows whose raw JSON is sampled to discover extra fields, and the most extra columns offered.
-_SAMPLE_ROWS = 2000
+#: The most extra-field columns offered.
 _MAX_EXTRA_COLUMNS = 40
-#: Nested objects are flattened into dotted columns (``metadata.bytes``) this deep.
-_FLATTEN_DEPTH = 3
 _NEWLINE_MARK = " ⏎ "
 
 # PySide picks the no-argument overload of the layout signals unless told which one.
@@ -92,8 +96,7 @@ class Column:
     kind: str  # "time" | "action" | "text" | "extra": which filter editor the header offers
     hidden: bool  # hidden until the user shows it from the header's context menu
     tooltip: str
-    path: tuple[str, ...] = ()  # extra fields: the keys leading to the value in the raw JSON
-    json_type: str = ""  # extra fields: "int" | "float" | "str" | "bool" | "mixed" (sampled)
+    extra: ExtraField | None = None  # the extra field an "extra" column shows
 
 
 BASE_COLUMNS: tuple[Column, ...] = (
@@ -119,90 +122,6 @@ def system_timezone() -> tzinfo:
 def zone_abbreviation(tz: tzinfo) -> str:
     """The short name users know (CET, EST, UTC); the zone's current one."""
     return datetime.now(tz).tzname() or str(tz)
-
-
-def _flatten(
-    values: dict[str, Any], prefix: tuple[str, ...] = ()
-) -> Iterator[tuple[tuple[str, ...], Any]]:
-    for key, value in values.items():
-        path = (*prefix, key)
-        if isinstance(value, dict) and value and len(path) < _FLATTEN_DEPTH:
-            yield from _flatten(value, path)
-        else:
-            yield path, value
-
-
-def extra_values(raw: str) -> dict[tuple[str, ...], Any]:
-    """An event's fields beyond the contract's by path (nested objects flattened)."""
-    try:
-        parsed = json.loads(raw)
-    except ValueError:
-        return {}
-    if not isinstance(parsed, dict):
-        return {}
-    extras = {k: v for k, v in parsed.items() if k not in KNOWN_FIELDS and k not in FRAME_COLUMNS}
-    return dict(_flatten(extras))
-
-
-def format_extra(value: Any) -> str:
-    """A JSON value as a cell shows it: text as is, numbers exact, objects as compact JSON."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def _json_kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int" if -(2**63) <= value < 2**63 else "mixed"
-    if isinstance(value, float):
-        return "float"
-    return "str" if isinstance(value, str) else "mixed"
-
-
-_ARROW_TYPES = {
-    "int": pa.int64(),
-    "float": pa.float64(),
-    "str": pa.large_string(),
-    "bool": pa.bool_(),
-}
-
-
-def _arrow_extra(raw: pd.Series, path: tuple[str, ...], kind: str) -> pa.Array | None:
-    """One extra field of every event, parsed in C by Arrow's JSON reader (None: can't).
-
-    Arrow needs one type per field; a value of another type in any row makes it give up, and
-    the caller falls back to Python's json module.
-    """
-    if kind not in _ARROW_TYPES:
-        return None
-    field_type: pa.DataType = _ARROW_TYPES[kind]
-    for name in reversed(path[1:]):
-        field_type = pa.struct([(name, field_type)])
-    schema = pa.schema([(path[0], field_type)])
-    lines = pc.binary_join_element_wise(
-        pa.array(raw), pa.scalar("\n", pa.large_string()), pa.scalar("", pa.large_string())
-    )
-    offsets = np.frombuffer(lines.buffers()[1], np.int64)[
-        lines.offset : lines.offset + len(lines) + 1
-    ]
-    data = lines.buffers()[2].slice(int(offsets[0]), int(offsets[-1] - offsets[0]))
-    options = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
-    try:
-        table = pj.read_json(pa.BufferReader(data), parse_options=options)
-    except pa.ArrowInvalid:
-        return None
-    values = table.column(0).combine_chunks()
-    for _ in path[1:]:
-        values = pc.struct_field(values, [0])
-    return values
 
 
 def _dense_ranks(values: np.ndarray) -> np.ndarray:
@@ -312,7 +231,6 @@ class EventTableModel(QAbstractTableModel):
         self._texts: dict[int, _BlockCache] = {}
         self._wall: np.ndarray | None = None
         self._parsed: OrderedDict[int, dict[tuple[str, ...], Any]] = OrderedDict()
-        self._extra_columns: dict[tuple[str, ...], pa.Array | list[Any]] = {}
         if frame is not None:
             self.set_frame(frame)
 
@@ -368,7 +286,6 @@ class EventTableModel(QAbstractTableModel):
         self._texts.clear()
         self._wall = None
         self._parsed.clear()
-        self._extra_columns.clear()
 
     def _by_id(self, old_ids: pd.Series, records: np.ndarray) -> np.ndarray:
         """Old record indexes -> indexes of the same events in the new frame (-1: gone)."""
@@ -448,7 +365,7 @@ class EventTableModel(QAbstractTableModel):
         ascending = self._sort_order == Qt.SortOrder.AscendingOrder
         if column < len(BASE_COLUMNS):
             return sort_order(self._df, BASE_COLUMNS[column].key, ascending)
-        values = self._extra_column(self._extras[column - len(BASE_COLUMNS)])
+        values = extra_field_data(self._df, self._extra(column))
         if isinstance(values, list):
             return extra_sort_order(values, ascending)
         if pa.types.is_large_string(values.type):
@@ -529,30 +446,10 @@ class EventTableModel(QAbstractTableModel):
 
     def _discover_extras(self) -> list[Column]:
         """Extra fields seen in a sample of the raw JSON, most common first."""
-        n = len(self._df)
-        if n == 0:
-            return []
-        picks = np.unique(np.linspace(0, n - 1, min(n, _SAMPLE_ROWS)).astype(np.int64))
-        seen: dict[tuple[str, ...], int] = {}
-        kinds: dict[tuple[str, ...], set[str]] = {}
-        for raw in self._df["raw"].take(picks).tolist():
-            for path, value in extra_values(raw).items():
-                seen[path] = seen.get(path, 0) + 1
-                if value is not None:
-                    kinds.setdefault(path, set()).add(_json_kind(value))
         columns = []
-        for path in sorted(seen, key=lambda p: (-seen[p], p)):
-            found = kinds.get(path, {"mixed"})
-            json_type = (
-                "float"
-                if found == {"int", "float"}
-                else found.pop()
-                if len(found) == 1
-                else "mixed"
-            )
-            key = ".".join(path)
-            tooltip = f"Extra field '{key}' from the event's JSON."
-            columns.append(Column(key, key, "extra", True, tooltip, path, json_type))
+        for extra in extra_fields(self._df):
+            tooltip = f"Extra field '{extra.name}' from the event's JSON."
+            columns.append(Column(extra.name, extra.name, "extra", True, tooltip, extra))
         return columns
 
     # -- time zone -----------------------------------------------------------------------------
@@ -639,8 +536,7 @@ class EventTableModel(QAbstractTableModel):
 
     def _text(self, record: int, column: int) -> str:
         if column >= len(BASE_COLUMNS):  # one JSON parse per row serves every extra column
-            path = self._extras[column - len(BASE_COLUMNS)].path
-            return format_extra(self._extras_of(record).get(path))
+            return format_extra(self._extras_of(record).get(self._extra(column).path))
         cache = self._texts.get(column)
         if cache is None:
             cache = self._texts[column] = _BlockCache(self._block_filler(column))
@@ -676,30 +572,16 @@ class EventTableModel(QAbstractTableModel):
             self._parsed.move_to_end(record)
         return parsed
 
-    def _extra_column(self, column: Column) -> pa.Array | list[Any]:
-        """Every record's value of one extra field, parsed once per frame (for sorting).
-
-        Arrow parses the whole raw column in C when the field has one JSON type; otherwise only
-        the rows that mention the field go through Python's json.
-        """
-        values = self._extra_columns.get(column.path)
-        if values is None:
-            raw = self._df["raw"]
-            values = _arrow_extra(raw, column.path, column.json_type)
-            if values is None:
-                values = [None] * len(raw)
-                needle = json.dumps(column.path[0], ensure_ascii=False)
-                hits = np.flatnonzero(raw.str.contains(needle, regex=False).to_numpy(dtype=bool))
-                for record, text in zip(hits.tolist(), raw.take(hits).tolist(), strict=True):
-                    values[record] = extra_values(text).get(column.path)
-            self._extra_columns[column.path] = values
-        return values
+    def _extra(self, column: int) -> ExtraField:
+        extra = self._extras[column - len(BASE_COLUMNS)].extra
+        assert extra is not None
+        return extra
 
     def _sort_value(self, record: int, column: int) -> Any:
         if column == COL_TIME:
             return int(self._df["created_at"].array[record].value)
         if column >= len(BASE_COLUMNS):
-            value = self._extras_of(record).get(self._extras[column - len(BASE_COLUMNS)].path)
+            value = self._extras_of(record).get(self._extra(column).path)
             if isinstance(value, int) and not -(2**63) <= value < 2**63:
                 return float(value)  # a QVariant holds at most 64 bits; order is what counts
             return value
