@@ -311,6 +311,20 @@ def test_filter_on_this_value(window, qtbot):
     assert window.model.rowCount() == expected_count(window, FilterSet(actions=frozenset({action})))
 
 
+def test_filter_on_an_extra_field_value(window, qtbot):
+    column = window.model.column_of("bytes_sent")
+    window.model.sort(column, Qt.SortOrder.DescendingOrder)  # the events that carry it first
+    index = window.model.index(0, column)
+    assert index.data() == str(5_000_000_000)
+    chosen = window.model.record(0)["id"]
+    window.table.setCurrentIndex(index)
+    with qtbot.waitSignal(window.filtersApplied, timeout=3000):
+        window.act_filter_value.trigger()
+    assert window.header.filter_set_parts().text_filters == {"bytes_sent": "5000000000"}
+    assert window.model.rowCount() == 1
+    assert window.model.record(0)["id"] == chosen
+
+
 # --------------------------------------------------------------------------------- save as CSV
 
 

@@ -56,7 +56,6 @@ from audit_viewer.ui.icons import app_icon, icon
 from audit_viewer.ui.search_bar import SearchBar
 from audit_viewer.ui.settings import ColumnState, TableState, WindowSettings
 from audit_viewer.ui.table_model import (
-    BASE_COLUMNS,
     COL_ACTION,
     COL_DESCRIPTION,
     COL_TIME,
@@ -813,8 +812,8 @@ class MainWindow(QMainWindow):
         """Set the current cell's column filter to the cell's value."""
         index = self.table.currentIndex()
         column = index.column()
-        if not index.isValid() or column >= len(BASE_COLUMNS):
-            return  # extra fields are not columns of the frame the filters evaluate
+        if not index.isValid():
+            return
         record = self.model.record_index(index.row())
         if column == COL_TIME:
             moment = self.frame["created_at"].iat[record].to_pydatetime().astimezone(self.tz)
