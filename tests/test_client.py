@@ -186,6 +186,20 @@ def test_a_second_401_is_an_authentication_error():
         assert (server.stats.logins, server.stats.unauthorized) == (2, 2)
 
 
+def test_a_token_that_expires_while_a_call_waits_out_retries_is_renewed():
+    # Tokens live 0.5 s. Request 3 is rate limited for 1 s, so request 4 finds the token
+    # expired: log in again. Request 5, the repeated call, meets a 5xx and its retry comes 0.6 s
+    # later, so that token has expired too. That 401 is expiry after waiting, not a refusal of a
+    # fresh token: log in once more and go on (staying within the rate limit).
+    faults = Faults(token_ttl=0.5, rate_limit_every=3, retry_after=1, server_error_every=5)
+    with SandboxServer(events=200, faults=faults) as server:
+        with client_for(server, page_size=50, backoff_factor=0.6) as client:
+            assert collect(client) == server.all_events()
+        assert server.stats.unauthorized >= 2
+        assert server.stats.logins >= 3
+        assert server.stats.rate_limited == 0
+
+
 # -- retries --------------------------------------------------------------------------------
 
 

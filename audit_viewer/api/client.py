@@ -55,6 +55,11 @@ MAX_PAGE_SIZE = 1000
 #: Statuses the contract calls transient: retried by urllib3, then a ServerUnavailableError.
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
+# A 401 straight after a new login is the contract's "second 401": the platform refuses the
+# client itself. One that comes only after the repeated call sat out 429/5xx retries may just be
+# the new token expiring meanwhile, so the client logs in again, a bounded number of times.
+MAX_LOGINS_PER_CALL = 3
+
 LOGIN_PATH = "/authentication/login"
 LIST_PATH = "/audit-logs"
 
@@ -174,6 +179,12 @@ def check_base_url(url: str) -> str:
             "and localhost)."
         )
     return f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+
+
+def _was_retried(response: requests.Response) -> bool:
+    """Whether urllib3 retried this request (429/5xx) before the answer came."""
+    retries = getattr(response.raw, "retries", None)
+    return bool(retries is not None and retries.history)
 
 
 def _utc_param(value: datetime, name: str) -> str:
@@ -332,20 +343,22 @@ class PlatformClient:
     # -- internals -------------------------------------------------------------------------
 
     def _list(self, params: dict[str, str | int]) -> Any:
-        """One list call, logging in first or again once when the token is refused."""
+        """One list call, logging in first, or again when the token is refused."""
         if self._token is None:
             self.login()
         response = self._send("GET", LIST_PATH, params=params, token=self._token)
-        if response.status_code == 401:
-            log.info("The platform refused the access token (expired or revoked); logging in again")
-            self.login()
-            response = self._send("GET", LIST_PATH, params=params, token=self._token)
-            if response.status_code == 401:
+        logins = 0
+        while response.status_code == 401:
+            if logins and (not _was_retried(response) or logins == MAX_LOGINS_PER_CALL):
                 raise AuthenticationError(
                     "The platform refused a freshly issued access token (HTTP 401). The API "
                     "client may have been disabled or lost its access; check it on the platform.",
                     status=401,
                 )
+            log.info("The platform refused the access token (expired or revoked); logging in again")
+            self.login()
+            logins += 1
+            response = self._send("GET", LIST_PATH, params=params, token=self._token)
         if response.status_code != 200:
             raise self._status_error(response, "the audit log request")
         return self._json(response, "the audit log request")
