@@ -11,17 +11,14 @@ import argparse
 import contextlib
 import logging
 import shutil
-import signal
 import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QMessageBox
-
 from audit_viewer import __version__
 from audit_viewer.cache import CacheError, CacheStore, resolve_cache_url
+from audit_viewer.config import APP_NAME as PROG
 from audit_viewer.config import (
     ConfigError,
     Profile,
@@ -29,12 +26,11 @@ from audit_viewer.config import (
     default_profile_name,
     load_profiles,
 )
-from audit_viewer.ui.icons import app_icon
+from audit_viewer.ui.application import application, call_soon, run, show_startup_error
 from audit_viewer.ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 
-PROG = "audit-viewer"
 DEMO_EVENTS = 50_000
 DEMO_PROFILE = "demo"
 
@@ -79,20 +75,6 @@ class _Startup:
     profile: Profile | None = None
     session_secret: str | None = None
     warning: str | None = None
-
-
-def application() -> QApplication:
-    """The running QApplication (pytest-qt makes one) or a new one set up for this app."""
-    app = QApplication.instance()
-    if app is None:
-        app = QApplication([sys.argv[0] if sys.argv else PROG])
-    assert isinstance(app, QApplication)
-    app.setApplicationName(PROG)
-    app.setApplicationDisplayName(PROG)
-    app.setApplicationVersion(__version__)
-    app.setDesktopFileName(PROG)
-    app.setWindowIcon(app_icon())
-    return app
 
 
 def _start_demo(startup: _Startup, events: int) -> None:
@@ -198,7 +180,7 @@ def create_window(argv: list[str]) -> MainWindow:
     if startup.warning:
         window.banner.show_message(startup.warning)
     if args.demo:
-        QTimer.singleShot(0, window.start_sync)
+        call_soon(window.start_sync)
     return window
 
 
@@ -209,23 +191,11 @@ def main(argv: list[str] | None = None) -> int:
         build_parser().parse_args(argv)  # --help/--version/usage errors before any window
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 2
-    app = application()
+    application()
     try:
         window = create_window(argv)
     except StartupError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
-        QMessageBox.critical(None, PROG, str(exc))
+        show_startup_error(str(exc))
         return 2
-    # Ctrl+C in the terminal closes the window cleanly (Python runs signal handlers only when
-    # the interpreter gets control, hence the idle timer).
-    previous = signal.signal(signal.SIGINT, lambda *_: window.close())
-    ticker = QTimer()
-    ticker.timeout.connect(lambda: None)
-    ticker.start(250)
-    window.show()
-    try:
-        return app.exec()
-    finally:
-        ticker.stop()
-        signal.signal(signal.SIGINT, previous)
-        window.shutdown()
+    return run(window)

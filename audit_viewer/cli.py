@@ -23,13 +23,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from audit_viewer import __version__, config
+from audit_viewer.config import APP_NAME as PROG
 
 if TYPE_CHECKING:
     from audit_viewer.sync import SyncProgress
 
 log = logging.getLogger(__name__)
 
-PROG = "audit-viewer"
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1  # a bug: details in the log file
