@@ -217,6 +217,7 @@ def test_a_file_that_is_not_a_healthy_cache_is_refused_and_left_untouched(tmp_pa
         store.upsert_events("p", [event("new")])  # a damaged cache is verified before writing
     assert "is not an audit-viewer cache or is damaged; it was left untouched" in str(caught.value)
     assert str(path) in str(caught.value)
+    assert "sqlite://" not in str(caught.value)  # the admin's file path, not a database URL
     assert digest(path) == before
 
 

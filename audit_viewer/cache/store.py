@@ -254,7 +254,7 @@ class CacheStore:
             raise CacheError(f"The cache must be SQLite or PostgreSQL, not {backend} ({display}).")
         try:
             if backend == "sqlite":
-                engine = cls._sqlite_engine(sa_url, display)
+                engine = cls._sqlite_engine(sa_url)
             else:
                 engine = sa.create_engine(sa_url, pool_pre_ping=True)
         except ImportError as exc:
@@ -268,15 +268,15 @@ class CacheStore:
         return store
 
     @staticmethod
-    def _sqlite_engine(sa_url: sa.URL, display: str) -> sa.Engine:
+    def _sqlite_engine(sa_url: sa.URL) -> sa.Engine:
         database = sa_url.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
             path = Path(database)
-            _check_sqlite_file(path, display)
+            _check_sqlite_file(path, database)
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise CacheError(f"Cannot create the folder for {display}: {exc}.") from exc
+                raise CacheError(f"Cannot create the folder for {database}: {exc}.") from exc
         engine = sa.create_engine(sa_url)
         sa.event.listen(engine, "connect", _sqlite_on_connect)
         sa.event.listen(engine, "begin", _sqlite_on_begin)
@@ -322,19 +322,19 @@ class CacheStore:
         """A driver error an admin can act on -> CacheError; anything else (a bug) -> None."""
         # sqlite3 raises the DatabaseError base class itself for SQLITE_CORRUPT and SQLITE_NOTADB.
         if type(error) is sqlite3.DatabaseError:
-            return _not_a_cache(self.url, str(error))
+            return _not_a_cache(self.location, str(error))
         # Unreachable server, locked file, or a role without the rights it needs (SQLSTATE 42501).
         if isinstance(error, self._dbapi.OperationalError) or (
             getattr(error, "sqlstate", "") == "42501"
         ):
             detail = " ".join(str(error).split())
-            return CacheError(f"The cache {self.url} cannot be used: {detail}")
+            return CacheError(f"The cache {self.location} cannot be used: {detail}")
         return None
 
     def _verify(self, conn: sa.Connection) -> None:
         verdict = conn.exec_driver_sql("PRAGMA quick_check").scalar()
         if verdict != "ok":
-            raise _not_a_cache(self.url, f"integrity check: {verdict}")
+            raise _not_a_cache(self.location, f"integrity check: {verdict}")
         self._verified = True
 
     def _migrate(self) -> None:
@@ -358,7 +358,7 @@ class CacheStore:
         if VERSION_TABLE in tables:
             table = sa.table(VERSION_TABLE, sa.column("version_num"))
             revision = conn.execute(sa.select(table.c.version_num)).scalar()
-        _check_identity(self.url, tables, revision)
+        _check_identity(self.location, tables, revision)
         return revision
 
     # -- reading ----------------------------------------------------------------------------
