@@ -131,6 +131,22 @@ def test_window_shows_the_cache_with_named_widgets(window, cache_path):
     assert times.is_monotonic_decreasing
 
 
+def test_a_big_cache_loads_behind_a_shown_window(qtbot, cache_path, saved_profile, monkeypatch):
+    # Every cache counts as big here: the window must appear at once and fill in when loaded.
+    monkeypatch.setattr(main_window_module, "BACKGROUND_LOAD_EVENTS", 1)
+    win = create_window(["--cache", str(cache_path), "--profile", PROFILE])
+    qtbot.addWidget(win)
+    total = 1500 + len(BIG)
+    assert win.loading and win.model.rowCount() == 0
+    assert win.status_label.text() == f"Loading {total:,} cached events…"
+    win.act_sync.trigger()  # waits for the load instead of racing it
+    assert win.sync_thread is None
+    qtbot.waitUntil(lambda: not win.loading, timeout=20_000)
+    assert win.model.rowCount() == total
+    assert f"Showing {total:,} of {total:,} events" in win.status_label.text()
+    win.close()
+
+
 def test_every_menu_action_shows_its_shortcut(window):
     expected = {
         "actSync": "F5",

@@ -67,6 +67,7 @@ from audit_viewer.ui.timeline import Timeline
 from audit_viewer.ui.workers import (
     ExportOutcome,
     ExportWorker,
+    LoadWorker,
     SyncWorker,
     WorkerThread,
     export_frames,
@@ -76,6 +77,9 @@ log = logging.getLogger(__name__)
 
 #: Exports above this many rows run in a thread with a progress bar and Cancel.
 BACKGROUND_EXPORT_ROWS = 50_000
+#: From this many cached events the window shows itself first and loads them in a thread
+#: (a million take seconds); below it, loading inline keeps startup simple and immediate.
+BACKGROUND_LOAD_EVENTS = 200_000
 #: The clipboard is for a handful of rows; larger selections belong in Save as CSV.
 MAX_COPY_ROWS = 50_000
 EXPORT_CHUNK = 20_000
@@ -174,6 +178,8 @@ class MainWindow(QMainWindow):
     syncFailed = Signal(str)
     #: Emitted when a Save as CSV ends: an ExportOutcome.
     exportFinished = Signal(object)
+    #: Emitted when a big cache, loaded in the background, is shown.
+    cacheLoaded = Signal()
 
     def __init__(
         self,
@@ -199,6 +205,8 @@ class MainWindow(QMainWindow):
         self.on_close: list[Callable[[], None]] = []
         self._settings = WindowSettings()
         self._sync: WorkerThread | None = None
+        self._load: WorkerThread | None = None
+        self._load_text = ""
         self._export: WorkerThread | None = None
         self._sync_phrase = "never synced"
         self._search_text = ""
@@ -541,8 +549,51 @@ class MainWindow(QMainWindow):
             return empty_frame()
 
     def _load_frame_from_store(self) -> None:
-        self._apply_filters(frame=self._read_frame())
+        """Show the profile's cached events; a big cache loads in a thread behind the status."""
+        count = self._cached_count()
+        if count < BACKGROUND_LOAD_EVENTS:
+            self._apply_filters(frame=self._read_frame())
+            self._refresh_sync_phrase()
+            return
+        self._apply_filters(frame=empty_frame())
         self._refresh_sync_phrase()
+        assert self._profile_name is not None  # a count needs a profile
+        worker = LoadWorker(cache_url=self._cache_url, profile=self._profile_name)
+        worker.finished.connect(self._frame_loaded)
+        worker.failed.connect(self._load_failed)
+        self._load = WorkerThread(worker)
+        self._load.start()
+        self._load_text = f"Loading {count:,} cached events…"
+        self._update_status()
+
+    def _cached_count(self) -> int:
+        if self._profile_name is None:
+            return 0
+        try:
+            return self._store.count(self._profile_name)
+        except CacheError:
+            return 0  # _read_frame meets the same error and shows it
+
+    def _frame_loaded(self, frame: pd.DataFrame) -> None:
+        self._end_load()
+        self._apply_filters(frame=frame)
+        self._refresh_sync_phrase()
+        self.cacheLoaded.emit()
+
+    def _load_failed(self, message: str) -> None:
+        self._end_load()
+        self.banner.show_message(f"Could not read the cache: {message}")
+        self._update_status()
+
+    def _end_load(self) -> None:
+        if self._load is not None:
+            self._load.finish()
+            self._load = None
+
+    @property
+    def loading(self) -> bool:
+        """A big cache is still loading in the background (sync, switching wait for it)."""
+        return self._load is not None
 
     def replace_frame(self, frame: pd.DataFrame) -> None:
         """Swap in a newer frame (after sync) keeping sort, filters, selection and scroll.
@@ -721,6 +772,9 @@ class MainWindow(QMainWindow):
         self.model.set_timezone(tz)
 
     def _update_status(self) -> None:
+        if self.loading:
+            self.status_label.setText(self._load_text)
+            return
         self.status_label.setText(
             status.status_line(
                 self.model.rowCount(),
@@ -880,7 +934,7 @@ class MainWindow(QMainWindow):
 
     def switch_profile(self, name: str) -> None:
         """Show another profile's cached events (and sync that profile from now on)."""
-        if name == self._profile_name or self._sync is not None:
+        if name == self._profile_name or self._sync is not None or self.loading:
             return
         self._profile_name = name
         self._profile = self._saved_profile(name)
@@ -1116,6 +1170,9 @@ class MainWindow(QMainWindow):
         """Run the sync engine in a worker thread; the table stays usable meanwhile."""
         if self._sync is not None:
             return
+        if self.loading:
+            self.statusBar().showMessage("Still loading the cache; sync once it is shown.", 5000)
+            return
         profile = self._profile
         if profile is None:
             self.banner.show_message(
@@ -1258,9 +1315,9 @@ class MainWindow(QMainWindow):
         """Switch to another cache file/URL; the current one stays open if that fails."""
         from audit_viewer.cache import resolve_cache_url
 
-        if self._sync is not None or self._export is not None:
+        if self._sync is not None or self._export is not None or self.loading:
             self.banner.show_message(
-                "Wait for the sync or export to finish before switching caches."
+                "Wait for the sync, export or loading to finish before switching caches."
             )
             return
         resolved = resolve_cache_url(url)
@@ -1309,7 +1366,7 @@ class MainWindow(QMainWindow):
             return
         self._closed = True
         self._ago_timer.stop()
-        for attr in ("_sync", "_export"):
+        for attr in ("_sync", "_export", "_load"):
             job: WorkerThread | None = getattr(self, attr)
             if job is not None:
                 for signal in (job.worker.finished, job.worker.failed):

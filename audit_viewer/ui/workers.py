@@ -79,6 +79,38 @@ class WorkerThread:
 
 
 # ---------------------------------------------------------------------------------------------
+# Loading a big cache
+
+
+class LoadWorker(Worker):
+    """Loads one profile's cached events in its own thread and cache connection.
+
+    A million events take seconds to load; the window shows itself first and swaps the frame in
+    when it arrives, instead of freezing before it appears.
+    """
+
+    finished = Signal(object)  # pandas.DataFrame of the profile
+
+    def __init__(self, *, cache_url: str, profile: str) -> None:
+        super().__init__()
+        self._cache_url = cache_url
+        self._profile = profile
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            with CacheStore.open(self._cache_url) as store:
+                frame = store.load_frame(self._profile)
+        except CacheError as exc:
+            self.failed.emit(str(exc))
+        except Exception as exc:  # a bug must not kill the thread silently
+            log.exception("loading the cache failed unexpectedly")
+            self.failed.emit(f"Unexpected error while loading ({type(exc).__name__}); see the log.")
+        else:
+            self.finished.emit(frame)
+
+
+# ---------------------------------------------------------------------------------------------
 # Sync
 
 
