@@ -24,7 +24,7 @@ from audit_viewer.api import PlatformClient, PlatformError
 from audit_viewer.cache import CacheError, CacheStore
 from audit_viewer.config import Profile
 from audit_viewer.export import ExportCancelled, ExportError, write_csv
-from audit_viewer.sync import SyncEngine, SyncProgress
+from audit_viewer.sync import SyncEngine, SyncProgress, SyncResult
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,24 @@ class Worker(QObject):
     def cancel(self) -> None:
         """Ask the job to stop at its next checkpoint (thread-safe)."""
         self._cancel.set()
+
+    def _report(
+        self, job: Callable[[], object], expected: tuple[type[Exception], ...], doing: str
+    ) -> None:
+        """Run ``job`` and report how it went: ``finished(result)`` or ``failed(message)``.
+
+        Expected errors carry a message for the admin; anything else is a bug, logged with its
+        traceback, and must not end the thread silently.
+        """
+        try:
+            result = job()
+        except expected as exc:
+            self.failed.emit(str(exc))
+        except Exception as exc:
+            log.exception("%s failed unexpectedly", doing)
+            self.failed.emit(f"Unexpected error while {doing} ({type(exc).__name__}); see the log.")
+        else:
+            self.finished.emit(result)  # type: ignore[attr-defined]
 
     # Subclasses define ``run`` as a ``@Slot()``. The base must not declare one: with PySide6
     # 6.12, a slot overriding a base-class slot is invoked in the *sender's* thread, so the
@@ -98,16 +116,11 @@ class LoadWorker(Worker):
 
     @Slot()
     def run(self) -> None:
-        try:
-            with CacheStore.open(self._cache_url) as store:
-                frame = store.load_frame(self._profile)
-        except CacheError as exc:
-            self.failed.emit(str(exc))
-        except Exception as exc:  # a bug must not kill the thread silently
-            log.exception("loading the cache failed unexpectedly")
-            self.failed.emit(f"Unexpected error while loading ({type(exc).__name__}); see the log.")
-        else:
-            self.finished.emit(frame)
+        self._report(self._load, (CacheError,), "loading the cache")
+
+    def _load(self) -> pd.DataFrame:
+        with CacheStore.open(self._cache_url) as store:
+            return store.load_frame(self._profile)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -148,6 +161,9 @@ class SyncWorker(Worker):
 
     @Slot()
     def run(self) -> None:
+        self._report(self._sync, (PlatformError, CacheError), "syncing")
+
+    def _sync(self) -> SyncResult:
         profile = self._profile
         try:
             with (
@@ -167,13 +183,7 @@ class SyncWorker(Worker):
                     full=self._full, progress=self._on_progress, cancel=self._cancel
                 )
                 self.frameLoaded.emit(store.load_frame(profile.name))
-        except (PlatformError, CacheError) as exc:
-            self.failed.emit(str(exc))
-        except Exception as exc:  # a bug must not kill the thread silently
-            log.exception("sync failed unexpectedly")
-            self.failed.emit(f"Unexpected error during sync ({type(exc).__name__}); see the log.")
-        else:
-            self.finished.emit(result)
+                return result
         finally:
             self._store = None
 
@@ -231,21 +241,16 @@ class ExportWorker(Worker):
 
     @Slot()
     def run(self) -> None:
-        try:
-            outcome = export_frames(
-                self._frames,
-                self._path,
-                bom=self._bom,
-                progress=self.progress.emit,
-                cancel=self._cancel,
-            )
-        except ExportError as exc:
-            self.failed.emit(str(exc))
-        except Exception as exc:
-            log.exception("export failed unexpectedly")
-            self.failed.emit(f"Unexpected error while exporting ({type(exc).__name__}).")
-        else:
-            self.finished.emit(outcome)
+        self._report(self._export, (ExportError,), "exporting")
+
+    def _export(self) -> ExportOutcome:
+        return export_frames(
+            self._frames,
+            self._path,
+            bom=self._bom,
+            progress=self.progress.emit,
+            cancel=self._cancel,
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -274,17 +279,13 @@ class LoginWorker(Worker):
 
     @Slot()
     def run(self) -> None:
+        self._report(self._test, (PlatformError,), "testing the connection")
+
+    def _test(self) -> str:
         p = self._profile
-        try:
-            with self._client_factory(
-                p.base_url, p.client_id, self._secret, page_size=1, ca_bundle=p.ca_bundle
-            ) as client:
-                client.login()
-                next(iter(client.iter_pages(start=datetime.now(UTC) - timedelta(hours=1))), None)
-        except PlatformError as exc:
-            self.failed.emit(str(exc))
-        except Exception as exc:
-            log.exception("connection test failed unexpectedly")
-            self.failed.emit(f"Unexpected error ({type(exc).__name__}).")
-        else:
-            self.finished.emit("Connected: the credentials work and the audit log is readable.")
+        with self._client_factory(
+            p.base_url, p.client_id, self._secret, page_size=1, ca_bundle=p.ca_bundle
+        ) as client:
+            client.login()
+            next(iter(client.iter_pages(start=datetime.now(UTC) - timedelta(hours=1))), None)
+        return "Connected: the credentials work and the audit log is readable."
