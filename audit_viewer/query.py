@@ -606,13 +606,7 @@ class FilterSet:
 
     def mask(self, df: pd.DataFrame, now: datetime | None = None) -> np.ndarray:
         """AND of every part that parses (a part with an error restricts nothing)."""
-        result = self._base_mask(df, now)
-        if self.actions is not None and len(df):
-            if "action" in df.columns:
-                result &= _column(df["action"]).isin(self.actions)
-            else:
-                result[:] = False
-        return result
+        return self._with_actions(df, self._base_mask(df, now))
 
     def action_facets(self, df: pd.DataFrame, now: datetime | None = None) -> dict[str, int]:
         """Rows per action under every filter but the action one, for each action in ``df``.
@@ -620,10 +614,30 @@ class FilterSet:
         Actions the other filters leave no rows for are listed with 0, so a checklist can still
         offer them; most frequent first, then by name.
         """
+        return self._facets(df, self._base_mask(df, now))
+
+    def mask_and_facets(
+        self, df: pd.DataFrame, now: datetime | None = None
+    ) -> tuple[np.ndarray, dict[str, int]]:
+        """``mask`` and ``action_facets`` together: the window needs both on every keystroke,
+        and both rest on the same evaluation of every filter but the action one."""
+        base = self._base_mask(df, now)
+        facets = self._facets(df, base)
+        return self._with_actions(df, base), facets
+
+    def _with_actions(self, df: pd.DataFrame, result: np.ndarray) -> np.ndarray:
+        if self.actions is not None and len(df):
+            if "action" in df.columns:
+                result &= _column(df["action"]).isin(self.actions)
+            else:
+                result[:] = False
+        return result
+
+    @staticmethod
+    def _facets(df: pd.DataFrame, base: np.ndarray) -> dict[str, int]:
         if len(df) == 0 or "action" not in df.columns:
             return {}
-        column = _column(df["action"])
-        counts = column.value_counts(self._base_mask(df, now))
+        counts = _column(df["action"]).value_counts(base)
         return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
     def _base_mask(self, df: pd.DataFrame, now: datetime | None) -> np.ndarray:

@@ -662,13 +662,15 @@ class MainWindow(QMainWindow):
         self._show_query_error(fs.errors())
         now = datetime.now(UTC)
         data = frame if frame is not None else self.model.frame
-        mask = fs.mask(data, now=now) if fs.is_active() else None
+        mask, facets = fs.mask_and_facets(data, now=now)
+        if not fs.is_active():
+            mask = None  # nothing filters: the model shows every row without a mask
         if frame is not None:
             self.model.set_frame(frame, mask=mask)
             self._created = frame["created_at"].to_numpy(dtype="datetime64[ns]")
         else:
             self.model.set_mask(mask)
-        self.header.set_action_facets(fs.action_facets(data, now=now))
+        self.header.set_action_facets(facets)
         self._update_timeline(fs, now)
         self.model.set_highlight(self._highlight_terms(fs))
         if keep_view:
