@@ -588,6 +588,11 @@ class FilterSet:
                 queries.append(parsed)
         return queries, errors
 
+    def highlight_terms(self) -> list[str]:
+        """The words to mark in the cells: every part's positive terms, without repeats."""
+        terms = [term for query in self._queries()[0] for term in query.highlight_terms()]
+        return list(dict.fromkeys(terms))
+
     def errors(self) -> dict[str, QueryError]:
         """Parse errors by part: ``"search"``, a column name, or ``"time_preset"``."""
         errors = self._queries()[1]

@@ -587,6 +587,17 @@ def test_filterset_reports_errors_and_ignores_the_broken_part() -> None:
     assert "time_preset" in FilterSet(time_preset="3 years").errors()
 
 
+def test_filterset_highlights_the_positive_terms_of_every_part_once() -> None:
+    filters = FilterSet(
+        search='alice -bot "false positive"',
+        text_filters={"user": "alice", "description": "reason", "id": 'broken "quote'},
+    )
+    # Negated words are not marked, a part that does not parse adds nothing, and a term is
+    # marked once however many parts name it.
+    assert filters.highlight_terms() == ["alice", "false positive", "reason"]
+    assert FilterSet().highlight_terms() == []
+
+
 def test_action_facets_count_under_the_other_filters() -> None:
     filters = FilterSet(search="example", actions=frozenset({"Ticket created"}))
     # "example" matches rows 0 (alice), 1 (jira.example.com URL), 3 (zoë's email)

@@ -45,7 +45,7 @@ from audit_viewer.cache import CacheError, CacheStore
 from audit_viewer.config import ConfigError, Profile, SecretStore, get_secret, load_profiles
 from audit_viewer.export import ExportError, write_csv
 from audit_viewer.frame import empty_frame
-from audit_viewer.query import TIME_PRESETS, FilterSet, QueryError, parse_query
+from audit_viewer.query import TIME_PRESETS, FilterSet, QueryError
 from audit_viewer.sync import SyncProgress, SyncResult
 from audit_viewer.ui import status, theme
 from audit_viewer.ui.detail_pane import DetailPane
@@ -672,7 +672,7 @@ class MainWindow(QMainWindow):
             self.model.set_mask(mask)
         self.header.set_action_facets(facets)
         self._update_timeline(fs, now)
-        self.model.set_highlight(self._highlight_terms(fs))
+        self.model.set_highlight(fs.highlight_terms())
         if keep_view:
             self._scroll_to_current()
         self._update_status()
@@ -691,16 +691,6 @@ class MainWindow(QMainWindow):
         if fs.time_preset in TIME_PRESETS:
             return now - TIME_PRESETS[fs.time_preset], None
         return None, None
-
-    def _highlight_terms(self, fs: FilterSet) -> list[str]:
-        terms: list[str] = []
-        texts = [(fs.search, None), *((t, (c,)) for c, t in fs.text_filters.items())]
-        for text, fields in texts:
-            if text.strip():
-                query = parse_query(text, default_fields=fields)
-                if not isinstance(query, QueryError):
-                    terms.extend(query.highlight_terms())
-        return list(dict.fromkeys(terms))
 
     def _show_query_error(self, errors: dict[str, QueryError]) -> None:
         """Column filter errors (the search bar reports its own through ``errorMessage``)."""
