@@ -511,6 +511,22 @@ def test_sync_errors_show_a_banner_and_keep_the_cache(window, qtbot, monkeypatch
     assert not window.banner.isVisible()
 
 
+def test_a_sync_that_fails_midway_shows_what_it_stored(
+    qtbot, tmp_path, server, saved_profile, monkeypatch
+):
+    monkeypatch.setattr(server.faults, "malformed_every", 6)  # a broken page after a few days
+    cache = tmp_path / "fresh.sqlite3"
+    win = create_window(["--cache", str(cache), "--profile", PROFILE])
+    qtbot.addWidget(win)
+    with qtbot.waitSignal(win.syncFailed, timeout=30_000):
+        win.act_sync.trigger()
+    with CacheStore.open(cache) as store:
+        stored = store.count(PROFILE)
+    assert 0 < stored < 1500
+    assert win.model.rowCount() == stored
+    win.close()
+
+
 def test_missing_secret_points_at_profile_settings(qtbot, cache_path, server):
     config.save_profile(config.Profile(name=PROFILE, base_url=server.url, client_id="x"))
     win = create_window(["--cache", str(cache_path), "--profile", PROFILE])

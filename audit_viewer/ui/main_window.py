@@ -1226,11 +1226,7 @@ class MainWindow(QMainWindow):
         self.syncFinished.emit(result)
 
     def _sync_failed(self, message: str) -> None:
-        self._end_sync()
-        try:  # what committed before the failure is kept: show it
-            self.replace_frame(self._store.load_frame(self._profile_name or ""))
-        except CacheError:
-            log.exception("reloading the cache after a failed sync")
+        self._end_sync()  # the worker already sent what committed before the failure
         self.banner.show_message(
             f"Sync failed: {message} The cached events stay available.",
             ("Open profile settings", self.edit_profile),

@@ -131,8 +131,9 @@ class SyncWorker(Worker):
     """Runs :class:`audit_viewer.sync.SyncEngine` against its own client and cache connection.
 
     The worker opens its own :class:`CacheStore` (SQLite connections are per thread) and, every
-    ``reload_interval`` seconds while pages commit and once at the end, loads the whole frame in
-    this thread so the GUI only swaps it in (``frameLoaded``) and never blocks on the database.
+    ``reload_interval`` seconds while pages commit and once at the end (also after a platform
+    error), loads the whole frame in this thread so the GUI only swaps it in (``frameLoaded``)
+    and never blocks on the database.
     """
 
     progress = Signal(object)  # SyncProgress
@@ -179,9 +180,15 @@ class SyncWorker(Worker):
                 self._store = store
                 self._last_reload = time.monotonic()
                 engine = SyncEngine(client, store, profile.name)
-                result = engine.run(
-                    full=self._full, progress=self._on_progress, cancel=self._cancel
-                )
+                try:
+                    result = engine.run(
+                        full=self._full, progress=self._on_progress, cancel=self._cancel
+                    )
+                except PlatformError:
+                    # The pages committed before the failure are kept: show them too, loaded
+                    # here rather than on the GUI thread (``failed`` follows this signal).
+                    self.frameLoaded.emit(store.load_frame(profile.name))
+                    raise
                 self.frameLoaded.emit(store.load_frame(profile.name))
                 return result
         finally:
