@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import ipaddress
 import json
 import logging
 import os
@@ -42,7 +41,6 @@ DEFAULT_BASE_URL = "https://api.jit.io"
 
 _SETTINGS_VERSION = 1
 _PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@:+-]{0,127}")
-_LOOPBACK_NAMES = {"localhost"}
 
 
 class ConfigError(Exception):
@@ -115,26 +113,19 @@ def check_profile_name(name: str) -> str:
     return name
 
 
-def is_loopback_host(host: str) -> bool:
-    """Loopback hosts may use plain http (sandbox, tests); everything else needs https."""
-    if host.lower() in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def check_base_url(url: str) -> str:
-    """Refuse a base URL the client would refuse anyway, early, when a profile is saved."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"Invalid base URL {url!r}: expected https://host[:port]")
-    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
-        raise ConfigError(
-            f"Refusing base URL {url!r}: plain http is allowed only for 127.0.0.1/localhost"
-        )
-    return url.strip().rstrip("/")
+    """Refuse a base URL the client would refuse anyway, early, when a profile is saved.
+
+    The rule is the client's own (``audit_viewer.api.check_base_url``), so a profile can never
+    hold a URL that sync would then reject.
+    """
+    from audit_viewer.api import InsecureURLError
+    from audit_viewer.api import check_base_url as client_check  # requests only when needed
+
+    try:
+        return client_check(url)
+    except InsecureURLError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def derived_profile_name(base_url: str, client_id: str) -> str:

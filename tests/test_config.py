@@ -93,7 +93,14 @@ def test_bad_profile_names_are_refused(name: str) -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["http://api.jit.io", "ftp://api.jit.io", "api.jit.io", "https://", "http://10.0.0.1:80"],
+    [
+        "http://api.jit.io",
+        "ftp://api.jit.io",
+        "api.jit.io",
+        "https://",
+        "http://10.0.0.1:80",
+        "http://127.0.0.2",
+    ],
 )
 def test_base_urls_the_client_would_refuse_are_refused_when_saved(url: str) -> None:
     with pytest.raises(ConfigError):
