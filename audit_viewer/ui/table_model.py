@@ -37,7 +37,7 @@ from PySide6.QtCore import (
     QTimeZone,
 )
 
-from audit_viewer.events import FRAME_COLUMNS
+from audit_viewer.events import FRAME_COLUMNS, format_timestamp
 from audit_viewer.frame import (
     ExtraField,
     empty_frame,
@@ -593,7 +593,7 @@ class EventTableModel(QAbstractTableModel):
             when = self._df["created_at"].array[record].to_pydatetime()
             shown = when.astimezone(self.display_timezone)
             millis = f"{when.microsecond // 1000:03d}"
-            utc = when.strftime("%Y-%m-%dT%H:%M:%S.") + millis + "Z"
+            utc = format_timestamp(when)
             if self._utc:
                 return utc
             local = shown.strftime("%Y-%m-%d %H:%M:%S.") + millis + shown.strftime(" %Z (UTC%:z)")
