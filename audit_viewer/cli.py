@@ -9,20 +9,18 @@ The client secret never comes from argv: it comes from the keyring or from
 from __future__ import annotations
 
 import argparse
-import contextlib
 import getpass
 import logging
-import logging.handlers
 import os
 import re
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from audit_viewer import __version__, config
+from audit_viewer import __version__, config, logs
 from audit_viewer.config import APP_NAME as PROG
 
 if TYPE_CHECKING:
@@ -46,10 +44,18 @@ COMMANDS = ("sync", "export", "profile", "sandbox")
 GUI_COMMAND = "gui"
 
 EPILOG = f"""\
-Without a command, {PROG} opens the desktop app;
-`{PROG} gui --help` shows the app's own options.
-The client secret is read from the OS keyring (saved profiles) or from the
-{config.ENV_SECRET} environment variable; never from an argument.
+examples:
+  audit-viewer --demo               the desktop app on demo data, all on this machine
+  audit-viewer                      the desktop app on the default profile's cache
+  audit-viewer profile add prod --base-url https://api.jit.io --client-id ID
+  audit-viewer sync                 fetch what is new for the default profile
+  audit-viewer export -o audit.csv --query 'after:30d'
+  audit-viewer sync --help          one command's options and examples
+
+Without a command, {PROG} opens the desktop app (`{PROG} gui --help`
+lists its options). The client secret comes from the OS keyring (saved profiles)
+or from {config.ENV_SECRET}; never from an argument. The log file
+is in the user log folder; --log-level DEBUG makes it detailed.
 
 exit codes:
   0 success               4 permission denied (403)       7 cache error
@@ -68,90 +74,11 @@ class CliError(Exception):
         self.details = details
 
 
-# --- secrets never leave the process ------------------------------------------------------
-
-
-class _Redactor:
-    """Replaces every known secret in text; the last line of defence for logs and errors."""
-
-    def __init__(self) -> None:
-        self._secrets: set[str] = set()
-
-    def add(self, secret: str | None) -> None:
-        if secret:
-            self._secrets.add(secret)
-
-    def clear(self) -> None:
-        self._secrets.clear()
-
-    def __call__(self, text: str) -> str:
-        for secret in sorted(self._secrets, key=len, reverse=True):
-            text = text.replace(secret, "***")
-        return text
-
-
-_redact = _Redactor()
-
-
-class _RedactingFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        return _redact(super().format(record))
-
-
-class _StderrHandler(logging.StreamHandler):
-    """Writes to whatever ``sys.stderr`` is now (rich redirects it while a progress bar is live)."""
-
-    @property  # type: ignore[override]
-    def stream(self) -> Any:
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, value: Any) -> None:
-        pass
-
-
-@contextlib.contextmanager
-def _logging(verbosity: int) -> Iterator[None]:
-    """The app's warnings to stderr (-v: info from everything, -vv: debug), and info and up to a
-    rotating file in log_dir()."""
-    root = logging.getLogger()
-    console_level = [logging.WARNING, logging.INFO][min(verbosity, 1)]
-    if verbosity >= 2:
-        console_level = logging.DEBUG
-    console = _StderrHandler()
-    console.setLevel(console_level)
-    if verbosity == 0:  # by default only our own warnings; -v adds the libraries' (retries, ...)
-        console.addFilter(logging.Filter("audit_viewer"))
-    console.setFormatter(_RedactingFormatter(f"{PROG}: %(levelname)s: %(message)s"))
-    logfile = logging.handlers.RotatingFileHandler(
-        config.log_dir() / "audit-viewer.log",
-        maxBytes=2_000_000,
-        backupCount=3,
-        encoding="utf-8",
-        delay=True,
-    )
-    logfile.setLevel(min(console_level, logging.INFO))
-    logfile.setFormatter(
-        _RedactingFormatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
-    )
-    old_level = root.level
-    root.setLevel(min(console_level, logging.INFO))
-    root.addHandler(console)
-    root.addHandler(logfile)
-    try:
-        yield
-    finally:
-        for handler in (console, logfile):
-            root.removeHandler(handler)
-            handler.close()
-        root.setLevel(old_level)
-
-
 def _print_error(message: str, details: tuple[str, ...] = ()) -> None:
-    line = " ".join(_redact(message).split())
+    line = " ".join(logs.redact(message).split())
     print(f"{PROG}: error: {line}", file=sys.stderr)
     for detail in details:
-        print(f"  {_redact(detail)}", file=sys.stderr)
+        print(f"  {logs.redact(detail)}", file=sys.stderr)
 
 
 def _plural(n: int, word: str) -> str:
@@ -321,7 +248,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     secret = config.get_secret(profile.name, secrets=store)
     if not secret:
         raise _missing_secret(profile, store)
-    _redact.add(secret)
+    logs.redact.add(secret)
     cache_url = args.cache or profile.cache
     show_progress = not args.quiet and sys.stderr.isatty()
     log.info("Syncing profile %s from %s", profile.name, profile.base_url)
@@ -516,7 +443,7 @@ def cmd_profile_add(args: argparse.Namespace) -> int:
     stored = False
     if store.available:
         secret = _read_new_secret(name)
-        _redact.add(secret)
+        logs.redact.add(secret)
         try:
             store.set(name, secret)
             stored = True
@@ -670,32 +597,140 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    verbose = argparse.ArgumentParser(add_help=False)
-    verbose.add_argument(
+def _log_level(text: str) -> str:
+    try:
+        return config.check_log_level(text)
+    except config.ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _common_options() -> argparse.ArgumentParser:
+    """-v and --log-level, accepted before the command and after it (``sync -v`` reads well)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
         "-v",
         "--verbose",
         action="count",
         default=argparse.SUPPRESS,
-        help="more log output on stderr (-vv for debug); the log file is in the log folder",
+        help="more output on stderr: -v adds info from every library, -vv debug",
     )
+    common.add_argument(
+        "--log-level",
+        type=_log_level,
+        metavar="LEVEL",
+        default=argparse.SUPPRESS,
+        help=f"how much the log file records: {', '.join(config.LOG_LEVELS)} "
+        f"(default: the log_level setting, else {config.DEFAULT_LOG_LEVEL})",
+    )
+    return common
+
+
+def _subcommand(
+    commands: Any,
+    name: str,
+    common: argparse.ArgumentParser,
+    *,
+    help: str,
+    description: str,
+    epilog: str,
+) -> argparse.ArgumentParser:
+    """A subcommand with the common options and an epilog of examples laid out as written."""
+    return commands.add_parser(
+        name,
+        parents=[common],
+        help=help,
+        description=description,
+        epilog=epilog,
+        formatter_class=_HelpFormatter,
+    )
+
+
+SYNC_EPILOG = f"""\
+examples:
+  audit-viewer sync                          the default profile, only what is new
+  audit-viewer sync --profile prod --full    re-read the platform's whole 90 days
+  audit-viewer sync --keep-days 730          keep two years, delete older events
+  audit-viewer sync --base-url https://api.jit.io --client-id ID
+                                             no saved profile: the secret is in
+                                             {config.ENV_SECRET}
+
+Ctrl+C stops after the current page and keeps what was stored; the same command
+resumes.
+"""
+
+EXPORT_EPILOG = """\
+examples:
+  audit-viewer export -o audit.csv
+  audit-viewer export -o ignored.csv --bom --query 'action:"Findings ignored" after:30d'
+  audit-viewer export -o - --query 'user:alice -bot after:2026-11-01' | less
+  audit-viewer export -o prod.csv --profile prod --cache /mnt/archive/cache.sqlite3
+
+The query language is the search bar's: words, "phrases", -word, column:word
+(user, action, description, id, actor), after:/before: a date or 7d / 24h.
+"""
+
+PROFILE_EPILOG = """\
+examples:
+  audit-viewer profile add prod --base-url https://api.jit.io --client-id ID --default
+  audit-viewer profile list
+  audit-viewer profile default staging
+  audit-viewer profile remove old-tenant
+"""
+
+PROFILE_ADD_EPILOG = """\
+examples:
+  audit-viewer profile add prod --base-url https://api.jit.io --client-id ID
+  audit-viewer profile add lab --base-url https://jit.lab.example --client-id ID \\
+      --ca-bundle /etc/ssl/lab-ca.pem --timezone UTC
+  pass show jit/prod | audit-viewer profile add prod --base-url https://api.jit.io \\
+      --client-id ID --replace
+"""
+
+SANDBOX_EPILOG = """\
+examples:
+  audit-viewer sandbox                            http://127.0.0.1:8765, 5000 events
+  audit-viewer sandbox --port 0 --events 100000   a free port, a bigger archive
+  audit-viewer sandbox --rate-limit-every 5 --token-ttl 30
+                                                  exercise retries and logging in again
+"""
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Wraps one-paragraph descriptions to the terminal; keeps multi-line epilogs as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if "\n" in text:
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common_options()
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Sync the platform's audit log into a local archive, search and export it.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        parents=[verbose],
+        formatter_class=_HelpFormatter,
+        parents=[common],
     )
-    parser.set_defaults(verbose=0)
+    parser.set_defaults(verbose=0, log_level=None)
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    sync = commands.add_parser(
+    commands.add_parser(
+        GUI_COMMAND,
+        add_help=False,
+        help=f"open the desktop app (the default); `{PROG} gui --help` lists its options",
+    )
+
+    sync = _subcommand(
+        commands,
         "sync",
-        parents=[verbose],
+        common,
         help="fetch new audit events into the local cache",
         description="Fetch new audit events into the local cache (incremental; resumable). "
         f"The secret comes from the keyring or {config.ENV_SECRET}.",
+        epilog=SYNC_EPILOG,
     )
     who = sync.add_argument_group("which platform (default: the default profile)")
     who.add_argument(
@@ -706,7 +741,10 @@ def build_parser() -> argparse.ArgumentParser:
     who.add_argument("--base-url", metavar="URL", help="platform base URL, e.g. https://api.jit.io")
     who.add_argument("--client-id", metavar="ID", help="API client id (goes with --base-url)")
     sync.add_argument(
-        "--cache", metavar="URL", help="cache database: a file path or SQLAlchemy URL"
+        "--cache",
+        metavar="URL",
+        help="cache database: a file path or SQLAlchemy URL (default: the profile's, else "
+        "the shared one)",
     )
     sync.add_argument(
         "--page-size",
@@ -728,11 +766,14 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no summary")
     sync.set_defaults(handler=cmd_sync)
 
-    export = commands.add_parser(
+    export = _subcommand(
+        commands,
         "export",
-        parents=[verbose],
+        common,
         help="write cached events to CSV",
-        description="Write cached events (newest first) to a CSV file, or to stdout with -o -.",
+        description="Write cached events (newest first) to a CSV file, or to stdout with -o -. "
+        "Works offline, from the cache only.",
+        epilog=EXPORT_EPILOG,
     )
     export.add_argument(
         "-o",
@@ -760,32 +801,47 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.set_defaults(handler=cmd_export)
 
-    profile = commands.add_parser(
+    profile = _subcommand(
+        commands,
         "profile",
-        parents=[verbose],
+        common,
         help="manage saved connection profiles",
         description="Saved connection profiles. Settings go to the config folder; secrets go "
         "to the OS keyring only.",
+        epilog=PROFILE_EPILOG,
     )
     actions = profile.add_subparsers(dest="action", metavar="ACTION", required=True)
-    add = actions.add_parser(
+    add = _subcommand(
+        actions,
         "add",
-        parents=[verbose],
+        common,
         help="save a profile and store its secret in the keyring",
         description="Save a profile. The secret is read from "
         f"{config.ENV_SECRET} if set, else prompted for (or read from stdin when piped), and "
         "stored in the OS keyring.",
+        epilog=PROFILE_ADD_EPILOG,
     )
-    add.add_argument("name", metavar="NAME")
-    add.add_argument("--base-url", required=True, metavar="URL")
-    add.add_argument("--client-id", required=True, metavar="ID")
-    add.add_argument("--page-size", type=_int_between(1, 1000), default=1000, metavar="N")
+    add.add_argument("name", metavar="NAME", help="the profile's name, e.g. prod")
+    add.add_argument(
+        "--base-url",
+        required=True,
+        metavar="URL",
+        help="platform base URL, e.g. https://api.jit.io",
+    )
+    add.add_argument("--client-id", required=True, metavar="ID", help="API client id")
+    add.add_argument(
+        "--page-size",
+        type=_int_between(1, 1000),
+        default=1000,
+        metavar="N",
+        help="events per request, 1-1000 (default 1000)",
+    )
     add.add_argument("--ca-bundle", metavar="PATH", help="a CA bundle to trust for this platform")
     add.add_argument(
         "--timezone",
         default="local",
         metavar="TZ",
-        help="time zone the app shows times in (default: local)",
+        help="time zone the app shows times in: local or UTC (default: local)",
     )
     add.add_argument(
         "--cache", metavar="URL", help="this profile's cache (default: the shared one)"
@@ -793,24 +849,45 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--default", action="store_true", help="make it the default profile")
     add.add_argument("--replace", action="store_true", help="overwrite a profile of that name")
     add.set_defaults(handler=cmd_profile_add)
-    listing = actions.add_parser("list", parents=[verbose], help="show saved profiles")
+    listing = _subcommand(
+        actions,
+        "list",
+        common,
+        help="show saved profiles",
+        description="Show saved profiles, the default one, and whether each has a stored secret.",
+        epilog=f"example:\n  {PROG} profile list\n",
+    )
     listing.set_defaults(handler=cmd_profile_list)
-    remove = actions.add_parser(
-        "remove", parents=[verbose], help="delete a profile and its stored secret"
+    remove = _subcommand(
+        actions,
+        "remove",
+        common,
+        help="delete a profile and its stored secret",
+        description="Delete a saved profile and its keyring secret. Its cached events stay.",
+        epilog=f"example:\n  {PROG} profile remove old-tenant\n",
     )
-    remove.add_argument("name", metavar="NAME")
+    remove.add_argument("name", metavar="NAME", help="the profile to delete")
     remove.set_defaults(handler=cmd_profile_remove)
-    default = actions.add_parser(
-        "default", parents=[verbose], help="show or set the default profile"
+    default = _subcommand(
+        actions,
+        "default",
+        common,
+        help="show or set the default profile",
+        description="Show the default profile, or make NAME the default. "
+        f"{config.ENV_PROFILE} overrides it for one shell.",
+        epilog=f"examples:\n  {PROG} profile default\n  {PROG} profile default prod\n",
     )
-    default.add_argument("name", metavar="NAME", nargs="?")
+    default.add_argument("name", metavar="NAME", nargs="?", help="the profile to make the default")
     default.set_defaults(handler=cmd_profile_default)
 
-    sandbox = commands.add_parser(
+    sandbox = _subcommand(
+        commands,
         "sandbox",
-        parents=[verbose],
+        common,
         help="run a local fake platform with demo data",
-        description="Run the sandbox platform server in the foreground (Ctrl+C stops it).",
+        description="Run the sandbox platform server in the foreground (Ctrl+C stops it). It "
+        "prints its URL, client id and secret, and the command that syncs it.",
+        epilog=SANDBOX_EPILOG,
     )
     sandbox.add_argument("--host", default="127.0.0.1", help="address to listen on")
     sandbox.add_argument(
@@ -889,20 +966,29 @@ def build_parser() -> argparse.ArgumentParser:
 def _split_gui(argv: list[str]) -> tuple[int, list[str]] | None:
     """(verbosity, app argv) when this command line is for the GUI, else None.
 
-    A command line is for argparse when its first word after -v flags is a command or a
-    top-level help/version flag; anything else (nothing, or the app's own options such as
-    --demo) goes to the desktop app untouched, after an optional `gui` word.
+    A command line is for argparse when its first word after the global options (-v,
+    --log-level LEVEL) is a command or a top-level help/version flag; anything else (nothing,
+    or the app's own options such as --demo) goes to the desktop app, after an optional `gui`
+    word. The app parses --log-level itself, so it stays in the app's argv.
     """
     verbosity = 0
     rest = list(argv)
-    while rest and re.fullmatch(r"-v+|--verbose", rest[0]):
-        verbosity += 1 if rest[0] == "--verbose" else len(rest[0]) - 1
-        rest.pop(0)
+    log_level: list[str] = []
+    while rest:
+        if re.fullmatch(r"-v+|--verbose", rest[0]):
+            verbosity += 1 if rest[0] == "--verbose" else len(rest[0]) - 1
+            rest.pop(0)
+        elif rest[0].startswith("--log-level="):
+            log_level.append(rest.pop(0))
+        elif rest[0] == "--log-level" and len(rest) > 1:
+            log_level += [rest.pop(0), rest.pop(0)]
+        else:
+            break
     if rest and (rest[0] in COMMANDS or rest[0] in ("-h", "--help", "--version")):
         return None
     if rest and rest[0] == GUI_COMMAND:
         rest.pop(0)
-    return verbosity, rest
+    return verbosity, [*log_level, *rest]
 
 
 def _run_gui(argv: list[str]) -> int:
@@ -914,18 +1000,20 @@ def _run_gui(argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``audit-viewer`` and ``python -m audit_viewer``; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    _redact.add(os.environ.get(config.ENV_SECRET))
+    logs.redact.add(os.environ.get(config.ENV_SECRET))
     try:
         gui = _split_gui(argv)
         if gui is not None:
             verbosity, app_argv = gui
-            with _logging(verbosity):
+            if "--self-check" in app_argv:  # it must not log into the user's log folder
+                return _run_gui(app_argv)
+            with logs.session(verbosity=verbosity):  # the app applies its own --log-level
                 return _run_gui(app_argv)
         try:
             args = build_parser().parse_args(argv)
         except SystemExit as exc:  # --help, --version, or a usage error argparse printed
             return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-        with _logging(args.verbose):
+        with logs.session(level=args.log_level, verbosity=args.verbose):
             try:
                 return args.handler(args)
             except CliError as exc:
@@ -937,8 +1025,9 @@ def main(argv: list[str] | None = None) -> int:
                 return EXIT_INTERRUPTED
             except Exception as exc:
                 log.exception("Unexpected error in %s", args.command)
-                log_file = config.log_dir() / "audit-viewer.log"
-                _print_error(f"internal error ({type(exc).__name__}: {exc}); details in {log_file}")
+                _print_error(
+                    f"internal error ({type(exc).__name__}: {exc}); details in {logs.log_file()}"
+                )
                 return EXIT_INTERNAL
     finally:
-        _redact.clear()
+        logs.redact.clear()

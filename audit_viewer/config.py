@@ -38,6 +38,9 @@ ENV_PROFILE = "AUDIT_VIEWER_PROFILE"
 #: Keyring service name; the keyring username is the profile name.
 KEYRING_SERVICE = "audit-viewer"
 DEFAULT_BASE_URL = "https://api.jit.io"
+#: What the log file may record, most detailed first; ``--log-level`` or the setting picks one.
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+DEFAULT_LOG_LEVEL = "INFO"
 
 _SETTINGS_VERSION = 1
 _PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@:+-]{0,127}")
@@ -246,6 +249,31 @@ def set_default_profile(name: str | None) -> None:
         raise ConfigError(f"No profile named {name!r}")
     else:
         doc["default_profile"] = name
+    _write_settings(doc)
+
+
+def check_log_level(value: str) -> str:
+    """The level's canonical name (``debug`` -> ``DEBUG``); ConfigError for anything else."""
+    level = value.strip().upper()
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"Unknown log level {value!r}: use one of {', '.join(LOG_LEVELS)}")
+    return level
+
+
+def log_level() -> str:
+    """The log level saved in settings, else ``DEFAULT_LOG_LEVEL``."""
+    value = _read_settings().get("log_level")
+    if value is None:
+        return DEFAULT_LOG_LEVEL
+    if not isinstance(value, str):
+        raise ConfigError(f"Settings file {settings_path()}: log_level must be a level name")
+    return check_log_level(value)
+
+
+def set_log_level(level: str) -> None:
+    """Save the log level the app starts with (``--log-level`` still wins for one run)."""
+    doc = _read_settings()
+    doc["log_level"] = check_log_level(level)
     _write_settings(doc)
 
 

@@ -35,7 +35,7 @@ from urllib3.exceptions import (
 )
 from urllib3.util.retry import Retry
 
-from audit_viewer import __version__
+from audit_viewer import __version__, logs
 from audit_viewer.api.errors import (
     AuthenticationError,
     BadRequestError,
@@ -240,6 +240,7 @@ class PlatformClient:
             raise PlatformError(f"The CA bundle {ca_bundle} does not exist.")
         self.client_id = client_id
         self._secret = secret
+        logs.redact.add(secret)  # whatever logs or shows an error from now on masks it
         self._token: str | None = None
         self.page_size = page_size
         self.timeout = timeout
@@ -309,6 +310,7 @@ class PlatformClient:
                 "The platform's answer to the login holds no access token."
             )
         self._token = token
+        logs.redact.add(token)
         log.info("Logged in to %s as client %s", self.base_url, self.client_id)
 
     def iter_pages(
