@@ -18,6 +18,11 @@ from audit_viewer.config import APP_NAME as PROG
 from audit_viewer.ui.icons import app_icon
 from audit_viewer.ui.main_window import MainWindow
 
+#: Shown by desktops and used by Qt for per-organisation paths; none of the app's own paths
+#: (config, cache, logs) depend on it.
+ORGANIZATION = "Jit"
+ORGANIZATION_DOMAIN = "jit.io"
+
 
 def application() -> QApplication:
     """The running QApplication (pytest-qt makes one) or a new one set up for this app."""
@@ -28,6 +33,8 @@ def application() -> QApplication:
     app.setApplicationName(PROG)
     app.setApplicationDisplayName(PROG)
     app.setApplicationVersion(__version__)
+    app.setOrganizationName(ORGANIZATION)
+    app.setOrganizationDomain(ORGANIZATION_DOMAIN)
     app.setDesktopFileName(PROG)
     app.setWindowIcon(app_icon())
     return app

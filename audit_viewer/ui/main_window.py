@@ -1091,6 +1091,15 @@ class MainWindow(QMainWindow):
         if not path.suffix:
             path = path.with_suffix(".csv")
         self._settings.set_export_dir(str(path.parent))
+        self.save_csv(path)
+
+    def save_csv(self, path: Path) -> None:
+        """Write the rows shown to ``path``, in a worker when they are many; exportFinished ends it.
+
+        Save as CSV after its dialog, and what ``--self-check`` runs (it has no one to answer).
+        """
+        if self._export is not None:
+            return
         rows = self.model.rowCount()
         chunks = self._export_chunks()
         bom = self.act_bom.isChecked()
