@@ -604,21 +604,25 @@ def _log_level(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _common_options() -> argparse.ArgumentParser:
-    """-v and --log-level, accepted before the command and after it (``sync -v`` reads well)."""
+def _common_options(*, top: bool) -> argparse.ArgumentParser:
+    """-v and --log-level, accepted before the command and after it (``sync -v`` reads well).
+
+    The top level and the commands get separate copies: argparse shares a parent's actions, and
+    a command's default would otherwise overwrite what was given before the command.
+    """
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "-v",
         "--verbose",
         action="count",
-        default=argparse.SUPPRESS,
+        default=0 if top else argparse.SUPPRESS,
         help="more output on stderr: -v adds info from every library, -vv debug",
     )
     common.add_argument(
         "--log-level",
         type=_log_level,
         metavar="LEVEL",
-        default=argparse.SUPPRESS,
+        default=None if top else argparse.SUPPRESS,
         help=f"how much the log file records: {', '.join(config.LOG_LEVELS)} "
         f"(default: the log_level setting, else {config.DEFAULT_LOG_LEVEL})",
     )
@@ -705,17 +709,16 @@ class _HelpFormatter(argparse.HelpFormatter):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = _common_options()
+    common = _common_options(top=False)
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Sync the platform's audit log into a local archive, search and export it.",
         epilog=EPILOG,
         formatter_class=_HelpFormatter,
-        parents=[common],
+        parents=[_common_options(top=True)],
     )
-    parser.set_defaults(verbose=0, log_level=None)
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
 
     commands.add_parser(
         GUI_COMMAND,
@@ -810,7 +813,9 @@ def build_parser() -> argparse.ArgumentParser:
         "to the OS keyring only.",
         epilog=PROFILE_EPILOG,
     )
-    actions = profile.add_subparsers(dest="action", metavar="ACTION", required=True)
+    actions = profile.add_subparsers(
+        dest="action", metavar="ACTION", required=True, title="actions"
+    )
     add = _subcommand(
         actions,
         "add",

@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from audit_viewer import __version__
+from audit_viewer import __version__, logs
 from audit_viewer.cache import CacheError, CacheStore
 from audit_viewer.config import ConfigError, Profile, SecretStore, get_secret, load_profiles
 from audit_viewer.export import ExportError, write_csv
@@ -53,6 +53,7 @@ from audit_viewer.ui.dialogs import ProfileDialog, ShortcutsDialog
 from audit_viewer.ui.filter_header import FilterHeader
 from audit_viewer.ui.highlight import HighlightDelegate
 from audit_viewer.ui.icons import app_icon, icon
+from audit_viewer.ui.log_menu import log_level_menu
 from audit_viewer.ui.search_bar import SearchBar
 from audit_viewer.ui.settings import ColumnState, TableState, WindowSettings
 from audit_viewer.ui.table_model import (
@@ -477,6 +478,7 @@ class MainWindow(QMainWindow):
 
         help_menu = menu.addMenu("&Help")
         help_menu.addAction(self.act_shortcuts)
+        help_menu.addMenu(log_level_menu(self))
         help_menu.addAction(self.act_about)
 
         tools = self.addToolBar("Main")
@@ -1347,7 +1349,8 @@ class MainWindow(QMainWindow):
             f"<b>audit-viewer {__version__}</b><p>Browse, search and archive the platform's "
             "audit trail: events sync into a local cache that outlives the platform's 90-day "
             f"retention.</p><p>Cache: {html.escape(self._store.location)}<br>"
-            f"Settings: {html.escape(str(self._settings.path))}</p>",
+            f"Settings: {html.escape(str(self._settings.path))}<br>"
+            f"Log: {html.escape(str(logs.log_file()))}</p>",
         )
 
     # ------------------------------------------------------------------------------- closing
