@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from audit_viewer import __version__
 from audit_viewer.config import APP_NAME as PROG
+from audit_viewer.ui import crash
 from audit_viewer.ui.icons import app_icon
 from audit_viewer.ui.main_window import MainWindow
 
@@ -59,10 +60,12 @@ def run(window: MainWindow) -> int:
     ticker = QTimer()
     ticker.timeout.connect(lambda: None)
     ticker.start(250)
+    reporter = crash.install(window)  # an error in a slot: a dialog, and the app goes on
     window.show()
     try:
         return app.exec()
     finally:
+        reporter.uninstall()
         ticker.stop()
         signal.signal(signal.SIGINT, previous)
         window.shutdown()
