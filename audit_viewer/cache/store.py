@@ -477,6 +477,28 @@ class CacheStore:
         if not unique:
             return 0
         seen_at = time.time_ns() // 1000
+        if conn.dialect.name == "sqlite":
+            # A sync's hot path: one prepared statement over plain tuples. SQLAlchemy's
+            # executemany builds a dict per row and compiles a multi-row INSERT ... RETURNING,
+            # which halved the insert rate (benchmarks/bench_sync.py). DO NOTHING changes no
+            # row, and the sqlite3 module sums the rows changed, so rowcount counts the new ones.
+            values = [
+                (
+                    profile,
+                    row.id,
+                    to_micros(row.created_at),
+                    row.user,
+                    row.user_name,
+                    row.user_email,
+                    row.actor_type,
+                    row.action,
+                    row.description,
+                    row.raw,
+                    seen_at,
+                )
+                for row in unique.values()
+            ]
+            return conn.exec_driver_sql(_SQLITE_UPSERT, values).rowcount
         records = [
             {
                 "profile": profile,
@@ -580,3 +602,11 @@ def _ranges_to_json(ranges: Iterable[Range]) -> str:
 
 def _ranges_from_json(text: str) -> tuple[Range, ...]:
     return tuple((from_micros(start), from_micros(end)) for start, end in json.loads(text))
+
+
+#: _upsert's statement on SQLite; its values come in the order of the schema's columns.
+_SQLITE_UPSERT = (
+    f"INSERT INTO events ({', '.join(f'"{column.name}"' for column in events.columns)}) "
+    f"VALUES ({', '.join('?' * len(events.columns))}) "
+    'ON CONFLICT ("profile", "id") DO NOTHING'
+)
