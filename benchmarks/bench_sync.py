@@ -310,7 +310,7 @@ def main(argv: list[str] | None = None) -> None:
         app, floor = bench_insert(list(synthetic_events(n, args.seed)), folder, reps)
         rows_out.append(
             (
-                f"cache insert: commit_page vs raw sqlite3 executemany ({reps} reps)",
+                f"cache insert, commit_page vs raw sqlite3 executemany ({reps} reps)",
                 rate(n, app),
                 rate(n, floor),
                 f"{floor / app:.2f} (target >= 0.60)",
@@ -331,7 +331,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         rows_out.append(
             (
-                f"sync, no rate limits, pages of {MAX_PAGE_SIZE} ({reps} reps)",
+                f"sync without rate limits, pages of {MAX_PAGE_SIZE} ({reps} reps)",
                 rate(served, fast),
                 serve_rate,
                 f"{serve / fast:.2f}",
