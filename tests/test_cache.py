@@ -23,6 +23,7 @@ from audit_viewer.cache import (
     SyncState,
     resolve_cache_url,
 )
+from audit_viewer.cache import store as store_module
 from audit_viewer.cache.schema import metadata
 from audit_viewer.events import FRAME_COLUMNS, normalize_event
 from audit_viewer.frame import STRING_DTYPE, TIME_DTYPE
@@ -115,6 +116,38 @@ def test_iter_frames_streams_the_same_rows_in_the_same_order(cache_url):
     pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), whole)
     assert len(exact) == 1
     assert len(whole) == 60
+
+
+def test_load_frame_with_a_limit_gives_the_newest_events_in_the_same_order(cache_url):
+    rows = [event(f"id{n:03d}", -(n // 7)) for n in range(60)]  # ties across the cut
+    with CacheStore.open(cache_url) as store:
+        store.upsert_events("p", rows)
+        store.upsert_events("other", [event("newer", 999)])
+        whole = store.load_frame("p")
+        newest = store.load_frame("p", limit=10)
+        beyond = store.load_frame("p", limit=1000)
+        none = store.load_frame("p", limit=0)
+    pd.testing.assert_frame_equal(newest, whole.head(10))
+    pd.testing.assert_frame_equal(beyond, whole)
+    pd.testing.assert_frame_equal(none, whole.head(0), check_index_type=False)
+    assert newest["id"].tolist()[-3:] == ["id007", "id008", "id009"]
+
+
+def test_missing_names_and_emails_survive_whatever_the_newest_rows_hold(cache_url, monkeypatch):
+    """The newest events (a bot's, a system's) have no email; older ones do, and stay text."""
+    monkeypatch.setattr(store_module, "_FETCH_ROWS", 3)  # batches end inside each group
+    rows = [event(f"s{n}", 100 - n, actor_type="system", user_name=None, user_email=None)
+            for n in range(7)]  # fmt: skip
+    rows += [event(f"u{n}", -n, user_email=f"u{n}@example.com") for n in range(7)]
+    rows += [event("empty", -50, user_name="", user_email="")]
+    with CacheStore.open(cache_url) as store:
+        store.upsert_events("p", rows)
+        frame = store.load_frame("p")
+    assert frame["user_email"].dtype == STRING_DTYPE
+    assert frame["user_email"].tolist() == [pd.NA] * 7 + [f"u{n}@example.com" for n in range(7)] + [
+        ""
+    ]
+    assert frame["user_name"].tolist() == [pd.NA] * 7 + ["alice"] * 7 + [""]
 
 
 def test_profiles_count_and_purge_are_per_profile(cache_url):
@@ -227,6 +260,25 @@ def test_reading_a_damaged_cache_is_a_clear_error(tmp_path):
     before = digest(path)
     with pytest.raises(CacheCorruptError), CacheStore.open(path) as store:
         store.load_frame("p")
+    assert digest(path) == before
+
+
+def test_damage_met_in_the_middle_of_a_load_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(store_module, "_FETCH_ROWS", 100)  # the first batches read fine
+    path = tmp_path / "cache.sqlite3"
+    with CacheStore.open(path) as store:
+        store.upsert_events(
+            "p", [event(f"e{n:05d}", -n, description="x" * 500) for n in range(4000)]
+        )
+    data = bytearray(path.read_bytes())
+    page = 16384
+    data[-page * 20 : -page * 17] = b"\xa5" * (page * 3)  # pages holding older events
+    path.write_bytes(bytes(data))
+    before = digest(path)
+    with pytest.raises(CacheCorruptError) as caught, CacheStore.open(path) as store:
+        store.load_frame("p")
+    assert str(path) in str(caught.value)
+    assert "SELECT" not in str(caught.value)  # the admin reads what is wrong, not our query
     assert digest(path) == before
 
 
