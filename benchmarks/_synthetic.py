@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from audit_viewer.events import ACTOR_TYPES
+from audit_viewer.cache import CacheStore
+from audit_viewer.events import ACTOR_TYPES, FRAME_COLUMNS, EventRow
 
 #: The instant the synthetic window ends at; pass it as ``now`` to relative-time queries.
 SYNTHETIC_NOW = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)
@@ -200,3 +202,27 @@ def synthetic_frame(n: int, seed: int = 0) -> pd.DataFrame:
             "raw": text(raw),
         }
     )
+
+
+def write_cache(path: Path, frame: pd.DataFrame, profile: str = "bench") -> None:
+    """Store ``frame``'s events in a cache at ``path`` through the app's own insert path.
+
+    Events go in as a sync would store them (normalized rows, pages of 10,000), so the cache
+    the benchmarks open is exactly what a sync of these events would have left.
+    """
+    batch: list[EventRow] = []
+    columns = [frame[name].tolist() for name in FRAME_COLUMNS if name != "created_at"]
+    created = frame["created_at"].dt.to_pydatetime()
+    with CacheStore.open(path) as store:
+        for event_id, when, *rest in zip(columns[0], created, *columns[1:], strict=True):
+            user, user_name, user_email, actor_type, action, description, raw = rest
+            row = (event_id, when, user, _none(user_name), _none(user_email), actor_type)
+            batch.append(EventRow(*row, action, description, raw))
+            if len(batch) == 10_000:
+                store.upsert_events(profile, batch)
+                batch.clear()
+        store.upsert_events(profile, batch)
+
+
+def _none(value: object) -> object:
+    return None if value is pd.NA else value

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import shutil
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from audit_viewer.sandbox import Faults, SandboxServer
 from audit_viewer.sync import SyncEngine
 from audit_viewer.ui import main_window as main_window_module
 from audit_viewer.ui import status
+from audit_viewer.ui import workers as workers_module
 from audit_viewer.ui.table_model import (
     COL_ACTION,
     COL_DESCRIPTION,
@@ -144,6 +146,38 @@ def test_a_big_cache_loads_behind_a_shown_window(qtbot, cache_path, saved_profil
     qtbot.waitUntil(lambda: not win.loading, timeout=20_000)
     assert win.model.rowCount() == total
     assert f"Showing {total:,} of {total:,} events" in win.status_label.text()
+    win.close()
+
+
+def test_a_big_cache_paints_its_newest_events_before_the_rest(
+    qtbot, cache_path, saved_profile, monkeypatch
+):
+    monkeypatch.setattr(main_window_module, "BACKGROUND_LOAD_EVENTS", 1)
+    monkeypatch.setattr(workers_module.LoadWorker, "FIRST_PAGE", 100)
+    rest_may_load = threading.Event()
+    load_everything = workers_module.searchable_frame
+
+    def held_back(store, profile):
+        rest_may_load.wait(20)
+        return load_everything(store, profile)
+
+    monkeypatch.setattr(workers_module, "searchable_frame", held_back)
+    win = create_window(["--cache", str(cache_path), "--profile", PROFILE])
+    qtbot.addWidget(win)
+    total = 1500 + len(BIG)
+    qtbot.waitUntil(lambda: win.model.rowCount() > 0, timeout=20_000)
+    assert win.loading and win.model.rowCount() == 100
+    assert win.status_label.text() == (
+        f"Showing the newest 100 of {total:,} events; loading the rest…"
+    )
+    with CacheStore.open(cache_path) as store:
+        newest = store.load_frame(PROFILE)["id"].iloc[:100].tolist()
+    assert win.model.frame["id"].tolist() == newest
+    win.search_bar.set_query(newest[0])  # the filters already work on what is shown
+    assert win.model.rowCount() == 1
+    rest_may_load.set()
+    qtbot.waitUntil(lambda: not win.loading, timeout=20_000)
+    assert win.model.rowCount() == 1 and len(win.model.frame) == total
     win.close()
 
 

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSplitter,
+    QStyle,
     QTableView,
     QToolButton,
     QVBoxLayout,
@@ -85,6 +86,7 @@ BACKGROUND_LOAD_EVENTS = 200_000
 MAX_COPY_ROWS = 50_000
 EXPORT_CHUNK = 20_000
 APP_TITLE = "audit-viewer"
+_HEADER_MARGIN = QStyle.PixelMetric.PM_HeaderMargin
 
 
 def _phrase(value: str) -> str:
@@ -207,6 +209,7 @@ class MainWindow(QMainWindow):
         self._settings = WindowSettings()
         self._sync: WorkerThread | None = None
         self._load: WorkerThread | None = None
+        self._load_count = 0
         self._load_text = ""
         self._export: WorkerThread | None = None
         self._sync_phrase = "never synced"
@@ -561,10 +564,12 @@ class MainWindow(QMainWindow):
         self._refresh_sync_phrase()
         assert self._profile_name is not None  # a count needs a profile
         worker = LoadWorker(cache_url=self._cache_url, profile=self._profile_name)
+        worker.firstPage.connect(self._first_page_loaded)  # a slot of ours: runs in our thread
         worker.finished.connect(self._frame_loaded)
         worker.failed.connect(self._load_failed)
         self._load = WorkerThread(worker)
         self._load.start()
+        self._load_count = count
         self._load_text = f"Loading {count:,} cached events…"
         self._update_status()
 
@@ -575,6 +580,15 @@ class MainWindow(QMainWindow):
             return self._store.count(self._profile_name)
         except CacheError:
             return 0  # _read_frame meets the same error and shows it
+
+    def _first_page_loaded(self, page: pd.DataFrame) -> None:
+        """Paint the newest events at once while the rest of a big cache loads."""
+        if self._load is None:
+            return  # the load was abandoned (window closing)
+        self._load_text = (
+            f"Showing the newest {len(page):,} of {self._load_count:,} events; loading the rest…"
+        )
+        self._apply_filters(frame=page)
 
     def _frame_loaded(self, frame: pd.DataFrame) -> None:
         self._end_load()
@@ -670,6 +684,7 @@ class MainWindow(QMainWindow):
         if frame is not None:
             self.model.set_frame(frame, mask=mask)
             self._created = frame["created_at"].to_numpy(dtype="datetime64[ns]")
+            self._fit_row_numbers(len(frame))
         else:
             self.model.set_mask(mask)
         self.header.set_action_facets(facets)
@@ -677,8 +692,17 @@ class MainWindow(QMainWindow):
         self.model.set_highlight(fs.highlight_terms())
         if keep_view:
             self._scroll_to_current()
+        # Lay the rows out now rather than on the view's timer, so they are painted once.
+        self.table.executeDelayedItemsLayout()
         self._update_status()
         self.filtersApplied.emit(self.model.rowCount())
+
+    def _fit_row_numbers(self, rows: int) -> None:
+        """Size the row-number column for every event, so filtering never shifts the columns
+        sideways (nor repaints the whole table) as the count of shown rows changes digits."""
+        vheader = self.table.verticalHeader()
+        digits = vheader.fontMetrics().horizontalAdvance("9" * len(str(max(rows, 1))))
+        vheader.setMinimumWidth(digits + 2 * vheader.style().pixelMetric(_HEADER_MARGIN) + 4)
 
     def _update_timeline(self, fs: FilterSet | None = None, now: datetime | None = None) -> None:
         fs = fs or self.filter_set()

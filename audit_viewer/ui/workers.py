@@ -24,6 +24,7 @@ from audit_viewer.api import PlatformClient, PlatformError
 from audit_viewer.cache import CacheError, CacheStore
 from audit_viewer.config import Profile
 from audit_viewer.export import ExportCancelled, ExportError, write_csv
+from audit_viewer.query import prepare
 from audit_viewer.sync import SyncEngine, SyncProgress, SyncResult
 
 log = logging.getLogger(__name__)
@@ -107,6 +108,10 @@ class LoadWorker(Worker):
     when it arrives, instead of freezing before it appears.
     """
 
+    #: The newest events, painted while the rest loads (one screen needs fewer than this).
+    FIRST_PAGE = 5_000
+
+    firstPage = Signal(object)  # pandas.DataFrame of the newest FIRST_PAGE events
     finished = Signal(object)  # pandas.DataFrame of the profile
 
     def __init__(self, *, cache_url: str, profile: str) -> None:
@@ -120,7 +125,16 @@ class LoadWorker(Worker):
 
     def _load(self) -> pd.DataFrame:
         with CacheStore.open(self._cache_url) as store:
-            return store.load_frame(self._profile)
+            self.firstPage.emit(store.load_frame(self._profile, limit=self.FIRST_PAGE))
+            return searchable_frame(store, self._profile)
+
+
+def searchable_frame(store: CacheStore, profile: str) -> pd.DataFrame:
+    """The profile's events, made ready to search here (in the worker's thread), not on the
+    GUI thread at the first keystroke."""
+    frame = store.load_frame(profile)
+    prepare(frame)
+    return frame
 
 
 # ---------------------------------------------------------------------------------------------
@@ -187,9 +201,9 @@ class SyncWorker(Worker):
                 except PlatformError:
                     # The pages committed before the failure are kept: show them too, loaded
                     # here rather than on the GUI thread (``failed`` follows this signal).
-                    self.frameLoaded.emit(store.load_frame(profile.name))
+                    self.frameLoaded.emit(searchable_frame(store, profile.name))
                     raise
-                self.frameLoaded.emit(store.load_frame(profile.name))
+                self.frameLoaded.emit(searchable_frame(store, profile.name))
                 return result
         finally:
             self._store = None
@@ -199,7 +213,7 @@ class SyncWorker(Worker):
         if self._store is None or time.monotonic() - self._last_reload < self._reload_interval:
             return
         started = time.monotonic()
-        self.frameLoaded.emit(self._store.load_frame(self._profile.name))
+        self.frameLoaded.emit(searchable_frame(self._store, self._profile.name))
         self._last_reload = time.monotonic()
         # A big cache takes seconds to load: reload less often, so the sync itself keeps pace.
         self._reload_interval = max(self._reload_interval, 4 * (self._last_reload - started))
