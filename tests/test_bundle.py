@@ -80,6 +80,9 @@ def test_built_bundle_runs_its_self_check(tmp_path: Path) -> None:
     assert report[-1] == "PASS"
     assert f"audit-viewer {__version__} self-check" in report
     assert not [line for line in report if line.lstrip().startswith("FAIL")]
+    steps = {line.split()[1]: line for line in report if line.lstrip().startswith("PASS ")}
+    assert "SecretService" in steps["keyring:"]  # keyring's backends ship as entry points
+    assert "psycopg" in steps["postgres:"]  # a shared PostgreSQL cache works from the bundle
 
     share = dist / "audit-viewer" / "share"
     assert desktop_entry(share / "applications" / "audit-viewer.desktop")["Icon"] == "audit-viewer"

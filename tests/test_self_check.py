@@ -17,7 +17,7 @@ from audit_viewer.ui import self_check
 
 pytestmark = pytest.mark.gui
 
-STEPS = ("Qt", "icons", "keyring", "sandbox", "cache", "window", "sync", "export")
+STEPS = ("Qt", "icons", "keyring", "sandbox", "cache", "postgres", "window", "sync", "export")
 
 
 def test_self_check_passes_and_touches_nothing_of_the_user(isolated_home: Path) -> None:

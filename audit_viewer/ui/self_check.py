@@ -19,10 +19,12 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from importlib.metadata import entry_points
 from importlib.resources import as_file, files
 from pathlib import Path
 from typing import TextIO
 
+import sqlalchemy as sa
 from PySide6 import __version__ as PYSIDE_VERSION
 from PySide6.QtCore import QEventLoop, QTimer, QtMsgType, qInstallMessageHandler, qVersion
 from PySide6.QtGui import QGuiApplication, QIcon, QImage
@@ -147,6 +149,7 @@ class _SelfCheck:
             ("keyring", self._keyring),
             ("sandbox", self._sandbox),
             ("cache", self._cache),
+            ("postgres", self._postgres),
             ("window", self._open_window),
             ("sync", self._sync),
             ("export", self._export),
@@ -190,11 +193,17 @@ class _SelfCheck:
         return f"{len(drawn)} icons drawn from SVG; the SVG icon engine loads files"
 
     def _keyring(self) -> str:
-        """The backend is only reported: a machine without a keyring is a supported setup."""
+        """keyring finds its backends by entry points; a machine with none usable is fine."""
+        known = sorted(point.name for point in entry_points(group="keyring.backends"))
+        if not known:
+            raise CheckFailed("keyring knows no backends (its entry points are missing)")
         self._secrets = SecretStore()
         if self._secrets.available:
-            return f"backend {self._secrets.backend_name}"
-        return f"{self._secrets.reason}; secrets then come from {ENV_SECRET}"
+            return f"using {self._secrets.backend_name} (known: {', '.join(known)})"
+        return (
+            f"known: {', '.join(known)}; none usable on this machine, so secrets come from "
+            f"{ENV_SECRET}"
+        )
 
     def _sandbox(self) -> str:
         self._server = SandboxServer(events=self._events, port=0).start()
@@ -206,6 +215,20 @@ class _SelfCheck:
         self._cache_url = resolve_cache_url(self._folder / "cache.sqlite3")
         self._store = CacheStore.open(self._cache_url)
         return f"new SQLite cache migrated at {self._store.location}"
+
+    def _postgres(self) -> str:
+        """SQLAlchemy imports a dialect's driver by name, and psycopg loads libpq at import."""
+        try:
+            import psycopg
+        except ImportError:
+            return "not installed (a shared PostgreSQL cache needs the postgres extra)"
+        engine = sa.create_engine("postgresql+psycopg://self-check@127.0.0.1/none")  # no connect
+        engine.dispose()
+        libpq = psycopg.pq.version()
+        return (
+            f"dialect postgresql+psycopg loads (psycopg {psycopg.__version__}, "
+            f"{psycopg.pq.__impl__} libpq {libpq // 10000}.{libpq % 10000})"
+        )
 
     def _open_window(self) -> str:
         assert self._server is not None and self._store is not None
