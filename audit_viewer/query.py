@@ -424,10 +424,13 @@ class _Kept:
         if encode and len(values) >= self.ENCODE_FROM_ROWS:
             sample = values.slice(0, 10_000)
             if pc.count_distinct(sample).as_py() < len(sample) // 5:
-                encoded = pc.dictionary_encode(values.combine_chunks())
-                self.dictionary = encoded.dictionary
-                self.indices = np.asarray(
-                    pc.fill_null(encoded.indices, len(encoded.dictionary)), dtype=np.int32
+                # Chunk by chunk (Arrow shares one dictionary across them): combining the
+                # chunks first would copy the whole column just to throw the copy away.
+                encoded = pc.dictionary_encode(values).unify_dictionaries()
+                self.dictionary = encoded.chunks[0].dictionary
+                missing = len(self.dictionary)
+                self.indices = np.concatenate(
+                    [np.asarray(pc.fill_null(c.indices, missing), np.int32) for c in encoded.chunks]
                 )
 
     def remember(self, key: str, hits: np.ndarray) -> None:
@@ -446,7 +449,7 @@ class _Kept:
         if not known:
             return None
         hits, count = min(known, key=lambda item: item[1])
-        if count > rows // 2:  # taking most rows costs more than it saves
+        if count > rows // 10:  # copying many rows out costs more than scanning them all
             return None
         return np.flatnonzero(hits)
 
@@ -512,6 +515,8 @@ class _Column:
         """Per distinct value -> per row (only the rows ``within``, when given)."""
         indices = self.kept.indices
         assert indices is not None
+        if not per_value.any():  # the usual case for a word in another column: no gather
+            return np.zeros(len(indices), dtype=bool)
         if within is None:
             return per_value[indices]
         hits = np.zeros(len(indices), dtype=bool)

@@ -150,6 +150,22 @@ def test_missing_names_and_emails_survive_whatever_the_newest_rows_hold(cache_ur
     assert frame["user_name"].tolist() == [pd.NA] * 7 + ["alice"] * 7 + [""]
 
 
+def test_frames_keep_the_extra_fields_and_the_cache_the_whole_json(cache_url):
+    row = event("x1", ip_address="10.0.0.9", metadata={"bytes": 2**63 + 1, "ratio": 7.0})
+    with CacheStore.open(cache_url) as store:
+        store.upsert_events("p", [row, event("x2", description="not { json")])
+        frame = store.load_frame("p").set_index("id")
+        whole = store.event_json("p", "x1")
+        assert store.event_json("p", "nope") is None
+    extras = json.loads(frame.loc["x1", "raw"])
+    # What the frame holds parses to the same extra fields, numbers exact, known fields or not.
+    assert extras["ip_address"] == "10.0.0.9"
+    assert extras["metadata"] == {"bytes": 2**63 + 1, "ratio": 7.0}
+    assert whole == row.raw  # the text as it was stored, byte for byte
+    if cache_url.startswith("sqlite"):  # the file's frames drop what the columns already hold
+        assert set(extras) == {"ip_address", "metadata"}
+
+
 def test_profiles_count_and_purge_are_per_profile(cache_url):
     with CacheStore.open(cache_url) as store:
         assert store.profiles() == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 import threading
 from datetime import UTC, datetime, timedelta
@@ -13,7 +14,15 @@ import pandas as pd
 import pytest
 from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QApplication, QLineEdit, QMessageBox, QTableView, QToolButton, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QLineEdit,
+    QMessageBox,
+    QPlainTextEdit,
+    QTableView,
+    QToolButton,
+    QWidget,
+)
 
 from audit_viewer import config
 from audit_viewer.api import PlatformClient
@@ -179,6 +188,18 @@ def test_a_big_cache_paints_its_newest_events_before_the_rest(
     qtbot.waitUntil(lambda: not win.loading, timeout=20_000)
     assert win.model.rowCount() == 1 and len(win.model.frame) == total
     win.close()
+
+
+def test_the_detail_pane_shows_the_whole_json_the_platform_sent(window):
+    # The frame keeps only the extra fields of each event's JSON (memory); the pane reads the
+    # whole text back from the cache, known fields and all.
+    window.table.setCurrentIndex(window.model.index(0, COL_DESCRIPTION))
+    record = window.model.record(0)
+    assert "description" not in json.loads(record["raw"])
+    raw_view = window.detail.findChild(QPlainTextEdit, "rawJson")
+    shown = json.loads(raw_view.toPlainText())
+    assert shown["id"] == record["id"] and shown["description"] == record["description"]
+    assert shown == json.loads(window.store.event_json(PROFILE, record["id"]))
 
 
 def test_every_menu_action_shows_its_shortcut(window):

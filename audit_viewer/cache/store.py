@@ -34,7 +34,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from audit_viewer.cache.schema import events, from_micros, sync_state, to_micros
-from audit_viewer.events import FRAME_COLUMNS, EventRow
+from audit_viewer.events import FRAME_COLUMNS, KNOWN_FIELDS, EventRow
 from audit_viewer.frame import ARROW_SCHEMA, frame_from_arrow
 
 ENV_CACHE = "AUDIT_VIEWER_CACHE"
@@ -56,8 +56,23 @@ _ROW_TYPE = pa.struct(
 # column whose first rows are all NULL would come out as int64 and fail at its first text.
 # Nullable columns are therefore read as text that is never NULL plus an is-NULL flag column.
 _NULLABLE = tuple(name for name in FRAME_COLUMNS if events.c[name].nullable)
+# The raw JSON repeats every frame column (the description twice over); the frame only needs
+# the fields beyond them, which is a tenth of the text: a million events then fit in half the
+# memory. SQLite strips the known fields itself (valid JSON only, numbers kept verbatim); the
+# whole text stays in the cache for the detail pane (event_json).
+_EXTRA_FIELDS_ONLY = sa.case(
+    (
+        sa.func.json_valid(events.c.raw),
+        sa.func.json_remove(events.c.raw, *(f'$."{name}"' for name in sorted(KNOWN_FIELDS))),
+    ),
+    else_=events.c.raw,
+).label("raw")
 _ARROW_SELECT = [
-    sa.func.coalesce(events.c[name], "").label(name) if name in _NULLABLE else events.c[name]
+    sa.func.coalesce(events.c[name], "").label(name)
+    if name in _NULLABLE
+    else _EXTRA_FIELDS_ONLY
+    if name == "raw"
+    else events.c[name]
     for name in FRAME_COLUMNS
 ] + [events.c[name].is_(None).label(f"{name}_is_null") for name in _NULLABLE]
 # sqlite3_errstr() of SQLITE_CORRUPT and SQLITE_NOTADB: how ADBC's messages name a damaged file.
@@ -409,6 +424,16 @@ class CacheStore:
             .limit(limit)
         )
         return frame_from_arrow(self._read_table(query))
+
+    def event_json(self, profile: str, event_id: str) -> str | None:
+        """The whole JSON the platform sent for one event (None: not cached).
+
+        Frames read from an SQLite cache carry only the extra fields in ``raw``; the detail
+        pane shows and copies the event exactly as it arrived.
+        """
+        query = sa.select(events.c.raw).where(events.c.profile == profile, events.c.id == event_id)
+        with self._transaction(write=False) as conn:
+            return conn.execute(query).scalar_one_or_none()
 
     def iter_frames(self, profile: str, chunk_size: int = 50_000) -> Iterator[pd.DataFrame]:
         """The same rows as :meth:`load_frame`, ``chunk_size`` at a time, in bounded memory.

@@ -990,7 +990,20 @@ class MainWindow(QMainWindow):
 
     def _on_current_row(self, current: QModelIndex, _previous: QModelIndex | None = None) -> None:
         record = current.data(RecordRole) if current.isValid() else None
+        if record is not None:
+            record["raw"] = self._event_json(record)
         self.detail.show_record(record, self.tz)
+
+    def _event_json(self, record: dict[str, object]) -> object:
+        """The event's whole JSON from the cache: frames loaded from SQLite carry only its
+        extra fields, and the detail pane shows and copies the event as it arrived."""
+        if self._profile_name is None:
+            return record["raw"]
+        try:
+            stored = self._store.event_json(self._profile_name, str(record["id"]))
+        except CacheError:
+            stored = None
+        return record["raw"] if stored is None else stored
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if (
