@@ -597,8 +597,7 @@ class CacheStore:
             "last_outcome": state.last_outcome,
             "last_error": state.last_error,
         }
-        statement = self._insert(sync_state).values(profile=state.profile, **values)
-        conn.execute(statement.on_conflict_do_update(index_elements=["profile"], set_=values))
+        conn.execute(_state_upsert(self._insert), {"profile": state.profile, **values})
 
 
 def _fetch_table(conn: sa.Connection, query: sa.Select[Any]) -> pa.Table:
@@ -710,3 +709,18 @@ _SQLITE_UPSERT = (
     f"VALUES ({', '.join('?' * len(events.columns))}) "
     'ON CONFLICT ("profile", "id") DO NOTHING'
 )
+
+
+@functools.cache
+def _state_upsert(insert: Any) -> Any:
+    """The sync_state upsert of ``insert``'s dialect, built once: a sync writes it every page,
+    and building the statement anew took longer than running it."""
+    statement = insert(sync_state)
+    return statement.on_conflict_do_update(
+        index_elements=["profile"],
+        set_={
+            column.name: statement.excluded[column.name]
+            for column in sync_state.columns
+            if not column.primary_key
+        },
+    )
