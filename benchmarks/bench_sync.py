@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import math
 import multiprocessing
 import re
 import sqlite3
@@ -165,6 +166,7 @@ def serve_only(server: Server) -> int:
 class SyncRun:
     seconds: float
     limiter_seconds: float  # spent waiting in the client's own rate limiter
+    limit_bound: float  # seconds the limiter alone needs for this many requests
     stored: int
 
 
@@ -180,12 +182,14 @@ def sync_once(server: Server, folder: Path, *, rate_limited: bool) -> SyncRun:
     limiter = client._limiter  # timed, not changed
     acquire = limiter.acquire
     waited = 0.0
+    requests = 0
 
     def timed_acquire() -> None:
-        nonlocal waited
+        nonlocal waited, requests
         started = time.perf_counter()
         acquire()
         waited += time.perf_counter() - started
+        requests += 1
 
     limiter.acquire = timed_acquire  # type: ignore[method-assign]
     path = folder / f"sync-{time.monotonic_ns()}.sqlite3"
@@ -194,7 +198,9 @@ def sync_once(server: Server, folder: Path, *, rate_limited: bool) -> SyncRun:
         result = SyncEngine(client, store, PROFILE).run()
         seconds = time.perf_counter() - started
     path.unlink()
-    return SyncRun(seconds, waited, result.total_cached)
+    # Bursts of ``_burst`` requests, each burst but the first a window after the one before.
+    bound = (math.ceil(requests / limiter._burst) - 1) * limiter._window
+    return SyncRun(seconds, waited, bound, result.total_cached)
 
 
 # -- 3. the insert --------------------------------------------------------------------------
@@ -343,18 +349,20 @@ def main(argv: list[str] | None = None) -> None:
             runs = [sync_once(server, folder, rate_limited=True) for _ in range(args.limited_reps)]
         limited = statistics.median(run.seconds for run in runs)
         slept = statistics.median(run.limiter_seconds for run in runs)
+        # As shipped, the floor is the slower of the server and the rate limit alone.
+        bound = max(serve, statistics.median(run.limit_bound for run in runs))
         rows_out.append(
             (
                 f"sync as shipped, limiter waited {slept:.1f} s of {limited:.1f} s "
-                f"({args.limited_reps} reps)",
+                f"({args.limited_reps} reps; floor: the server or 10 requests/1.05 s)",
                 rate(served, limited),
-                serve_rate,
-                f"{serve / limited:.2f}",
+                rate(served, bound),
+                f"{bound / limited:.2f}",
             )
         )
 
     print()
-    print(f"{n:,} events, seed {args.seed}; medians; floor of a sync = the server alone")
+    print(f"{n:,} events, seed {args.seed}; medians; a sync's floor is the server alone")
     widths = [max(len(row[i]) for row in rows_out) for i in range(4)]
     header = ("step", "app", "floor", "app/floor")
     widths = [max(w, len(h)) for w, h in zip(widths, header, strict=True)]
