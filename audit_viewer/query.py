@@ -420,6 +420,7 @@ class _Kept:
         self.dictionary: pa.Array | None = None
         self.indices: np.ndarray | None = None
         self.lowered: pl.Series | None = None
+        self.present: np.ndarray | None = None  # which bytes the lowercased text can hold
         self.recent: OrderedDict[str, tuple[np.ndarray, int]] = OrderedDict()
         if encode and len(values) >= self.ENCODE_FROM_ROWS:
             sample = values.slice(0, 10_000)
@@ -459,6 +460,32 @@ def _lowered(values: pa.Array | pa.ChunkedArray) -> pl.Series:
     series = pl.from_arrow(values)
     assert isinstance(series, pl.Series)
     return series.str.to_lowercase()
+
+
+def _present_bytes(values: pa.ChunkedArray) -> np.ndarray:
+    """Which of the 256 byte values the column's lowercased UTF-8 text may contain.
+
+    Exact for ASCII text (an uppercase letter stands for its lowercase one). Lowercasing other
+    characters can yield any sequence, some ASCII ('K', the Kelvin sign, becomes 'k'), so a
+    column with any of them may contain every non-ASCII byte and every letter.
+    """
+    seen = np.zeros(256, dtype=bool)
+    for chunk in values.chunks:
+        if len(chunk) == 0:
+            continue
+        width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+        offsets = np.frombuffer(chunk.buffers()[1], width)[
+            chunk.offset : chunk.offset + len(chunk) + 1
+        ]
+        data = chunk.buffers()[2]
+        if data is not None and offsets[-1] > offsets[0]:
+            text = np.frombuffer(data, np.uint8)[offsets[0] : offsets[-1]]
+            seen |= np.bincount(text, minlength=256).astype(bool)
+    seen[ord("a") : ord("z") + 1] |= seen[ord("A") : ord("Z") + 1]
+    if seen[0x80:].any():
+        seen[0x80:] = True
+        seen[ord("a") : ord("z") + 1] = True
+    return seen
 
 
 def _literal_hits(haystack: pl.Series, key: str) -> np.ndarray:
@@ -501,6 +528,10 @@ class _Column:
         if key in recent:
             recent.move_to_end(key)
             return recent[key][0]
+        if not self._could_contain(key):  # a word of letters no id ever has, say
+            hits = np.zeros(len(self.values), dtype=bool)
+            self.kept.remember(key, hits)
+            return hits
         candidates = self.kept.candidates(key, len(self.values))
         if within is not None and (candidates is None or len(within) < len(candidates)):
             return self._contains_in(key, within)  # partial: not kept
@@ -529,6 +560,18 @@ class _Column:
             encoded = self.kept.dictionary
             self.kept.lowered = _lowered(self.values if encoded is None else encoded)
         return self.kept.lowered
+
+    def _could_contain(self, key: str) -> bool:
+        """False when ``key`` has a byte that no row's lowercased text has (so nothing matches)."""
+        if self.kept.present is None:
+            self.kept.present = _present_bytes(self.values)
+        return bool(self.kept.present[np.frombuffer(key.encode(), np.uint8)].all())
+
+    def prepare(self) -> None:
+        """Build what searching this column needs, ahead of the first search."""
+        self._haystack()
+        if self.kept.indices is None:
+            self._could_contain("")
 
     def _contains_in(self, key: str, rows: np.ndarray) -> np.ndarray:
         hits = np.zeros(len(self.values), dtype=bool)
@@ -595,7 +638,7 @@ def prepare(df: pd.DataFrame) -> None:
     """
     for name in (*DEFAULT_FIELDS, "action"):
         if name in df.columns:
-            _column(df[name])._haystack()
+            _column(df[name]).prepare()
 
 
 # --- the combined view filter --------------------------------------------------------------

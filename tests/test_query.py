@@ -682,3 +682,31 @@ def test_extra_field_filter_on_large_frame_matches_reference(big: pd.DataFrame) 
         assert np.array_equal(negated.mask(big, now=NOW), ~expected), text
         both = FilterSet(search="alice", text_filters={"ip_address": text})
         assert np.array_equal(both.mask(big, now=NOW), alice & expected), text
+
+
+def test_a_word_with_a_letter_no_id_has_skips_the_ids_but_finds_the_rest() -> None:
+    # Ids are uppercase ASCII: "é" and lowercase spellings are searched the same way as before,
+    # and a character an id column never holds rules the whole column out.
+    df = make_frame(
+        [
+            {"description": "café ouvert"},
+            {"description": "Kelvin: 300 \u212a"},  # the Kelvin sign lowercases to "k"
+            {"description": "plain"},
+        ]
+    )
+    df["id"] = pd.Series(["ABC-01", "XYZ-02", "QQQ-03"], dtype=STRING)
+    assert rows("é", df) == [0]
+    assert rows("abc", df) == [0] and rows("id:xyz-0", df) == [1]
+    assert rows('"300 k"', df) == [1]
+    assert rows("-é", df) == [1, 2]
+
+
+def test_prepare_makes_the_first_search_give_the_same_rows(big: pd.DataFrame) -> None:
+    from audit_viewer.query import prepare
+
+    frame = big.copy(deep=True)  # columns of their own: nothing kept for them yet
+    prepare(frame)
+    for text in ("ignored", "ZOË", "01m", "-alice"):
+        query = parse_query(text)
+        assert isinstance(query, Query)
+        assert np.array_equal(query.mask(frame, now=NOW), query.mask(big, now=NOW)), text

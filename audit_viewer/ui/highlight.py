@@ -32,7 +32,8 @@ class HighlightDelegate(QStyledItemDelegate):
         index: QModelIndex | QPersistentModelIndex,
     ) -> None:
         pattern = index.data(HighlightRole)
-        if not isinstance(pattern, re.Pattern):
+        # Most cells hold no match: Qt's own painting, with no option copied in Python.
+        if not isinstance(pattern, re.Pattern) or not pattern.search(index.data() or ""):
             super().paint(painter, option, index)
             return
         opt = QStyleOptionViewItem(option)
@@ -40,9 +41,6 @@ class HighlightDelegate(QStyledItemDelegate):
         widget = opt.widget
         style = widget.style() if widget is not None else QApplication.style()
         text = opt.text
-        if not pattern.search(text):
-            style.drawControl(_ITEM, opt, painter, widget)
-            return
         opt.text = ""
         style.drawControl(_ITEM, opt, painter, widget)
 

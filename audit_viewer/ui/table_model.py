@@ -64,6 +64,8 @@ HighlightRole = Qt.ItemDataRole.UserRole + 3
 _BLOCK_SHIFT = 6
 #: Blocks kept per column (64 x 1024 = 65,536 formatted cells per column at most).
 _MAX_BLOCKS = 1024
+#: Sort orders kept for going back to a recent sort at once (8 MB each at 1M events).
+_KEPT_ORDERS = 3
 #: Parsed raw JSON kept for cells of extra-field columns.
 _MAX_PARSED = 4096
 #: The description cell never needs more than a screen's width of text; the tooltip gets more.
@@ -220,6 +222,8 @@ class EventTableModel(QAbstractTableModel):
         self._df = empty_frame()
         self._mask: np.ndarray | None = None
         self._order = np.zeros(0, np.int64)
+        self._in_frame_order = True  # _order is 0, 1, 2, ...: a mask alone gives the rows
+        self._orders: OrderedDict[tuple[int, bool], np.ndarray] = OrderedDict()
         self._visible = np.zeros(0, np.int64)
         self._positions: np.ndarray | None = None
         self._extras: list[Column] = []
@@ -255,7 +259,7 @@ class EventTableModel(QAbstractTableModel):
         def swap() -> np.ndarray:
             self._df, self._mask = frame, mask
             self._invalidate_caches()
-            self._order = self._compute_order()
+            self._set_order()
             return self._filtered()
 
         self._relayout(swap, remap=lambda records: self._by_id(old_ids, records))
@@ -280,9 +284,12 @@ class EventTableModel(QAbstractTableModel):
     def _filtered(self) -> np.ndarray:
         if self._mask is None:
             return self._order
+        if self._in_frame_order:  # the default newest-first view: no gather through the order
+            return np.flatnonzero(self._mask)
         return self._order[self._mask[self._order]]
 
     def _invalidate_caches(self) -> None:
+        self._orders.clear()
         self._texts.clear()
         self._wall = None
         self._parsed.clear()
@@ -344,7 +351,7 @@ class EventTableModel(QAbstractTableModel):
         def swap() -> np.ndarray:
             self._sort_column = column if 0 <= column < self.columnCount() else -1
             self._sort_order = order
-            self._order = self._compute_order()
+            self._set_order()
             return self._filtered()
 
         self._relayout(swap)
@@ -356,6 +363,26 @@ class EventTableModel(QAbstractTableModel):
     @property
     def sort_order(self) -> Qt.SortOrder:
         return self._sort_order
+
+    def _set_order(self) -> None:
+        """Sort by the current column: a whole-column sort the first time, then from memory.
+
+        The last few orders are kept (one int64 per event each), so flipping the direction or
+        going back to the previous column costs only the filter's pass over the order.
+        """
+        key = (self._sort_column, self._sort_order == Qt.SortOrder.AscendingOrder)
+        order = self._orders.get(key)
+        if order is None:
+            order = self._orders[key] = self._compute_order()
+            order.flags.writeable = False
+            if len(self._orders) > _KEPT_ORDERS:
+                self._orders.popitem(last=False)
+        else:
+            self._orders.move_to_end(key)
+        self._order = order
+        self._in_frame_order = bool(
+            len(order) == 0 or (order[0] == 0 and order[-1] == len(order) - 1 and _ascends(order))
+        )
 
     def _compute_order(self) -> np.ndarray:
         n = len(self._df)
@@ -627,6 +654,11 @@ def _one_line(text: str) -> str:
     if "\n" in text or "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", _NEWLINE_MARK)
     return text
+
+
+def _ascends(order: np.ndarray) -> bool:
+    """Whether a permutation is the identity (it is, exactly when it only ever goes up by 1)."""
+    return bool(np.all(order[1:] > order[:-1]))
 
 
 def _checked_mask(mask: np.ndarray | None, rows: int) -> np.ndarray | None:
