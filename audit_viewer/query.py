@@ -712,12 +712,13 @@ class FilterSet:
 
     def mask_and_facets(
         self, df: pd.DataFrame, now: datetime | None = None
-    ) -> tuple[np.ndarray, dict[str, int]]:
-        """``mask`` and ``action_facets`` together: the window needs both on every keystroke,
-        and both rest on the same evaluation of every filter but the action one."""
+    ) -> tuple[np.ndarray, Callable[[], dict[str, int]]]:
+        """``mask``, and a function that returns ``action_facets`` when called: both rest on
+        the same evaluation of every filter but the action one, done once here, and the window
+        counts the actions only when its checklist is open."""
         base = self._base_mask(df, now)
-        facets = self._facets(df, base)
-        return self._with_actions(df, base), facets
+        mask = self._with_actions(df, base if self.actions is None else base.copy())
+        return mask, lambda: self._facets(df, base)
 
     def _with_actions(self, df: pd.DataFrame, result: np.ndarray) -> np.ndarray:
         if self.actions is not None and len(df):

@@ -389,7 +389,7 @@ def run_floor(path: Path, repeat: int, searches: dict[str, str]) -> dict[str, fl
             kept.recent.clear()
 
     def shown(fs: FilterSet) -> np.ndarray:
-        mask, _facets = fs.mask_and_facets(frame, now=now)
+        mask, _count_facets = fs.mask_and_facets(frame, now=now)  # the window counts lazily too
         return order[mask[order]]
 
     def median_cold(make: Callable[[], FilterSet]) -> float:

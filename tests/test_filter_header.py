@@ -286,6 +286,7 @@ def test_facets_update_counts_and_keep_ticked_actions(table, qtbot):
     with qtbot.waitSignal(header.filtersChanged):
         header.set_filter(COL_ACTION, ["Export SBOM", "Gone action"])
     header.set_action_facets({"User logged in": 1, "Export SBOM": 0})
+    header.editor(COL_ACTION).open_popup()
     popup = header.editor(COL_ACTION).popup
     states = {
         popup.list.item(i).text(): popup.list.item(i).checkState()
@@ -403,3 +404,25 @@ def test_active_marks_follow_a_switch_to_a_dark_palette(table, qtbot):
     finally:
         QApplication.setPalette(light)
     qtbot.waitUntil(lambda: editor.palette().color(base) == light_tint)
+
+
+def test_actions_are_counted_only_when_the_checklist_is_seen(table, qtbot):
+    _, header, _ = table
+    calls = []
+
+    def count():
+        calls.append(1)
+        return {"User logged in": 7, "Export SBOM": 2}
+
+    header.set_action_facets(count)  # e.g. a keystroke in the search bar: nobody sees counts
+    assert calls == []
+    button = header.editor(COL_ACTION)
+    button.open_popup()
+    texts = [button.popup.list.item(i).text() for i in range(button.popup.list.count())]
+    assert texts == ["User logged in  (7)", "Export SBOM  (2)"] and len(calls) == 1
+    header.set_action_facets(count)  # while it is open, every change recounts
+    assert len(calls) == 2
+    button.popup.close()
+    with qtbot.waitSignal(header.filtersChanged):
+        header.set_filter(COL_ACTION, ["User logged in", "Export SBOM"])
+    assert button.text() == "2 of 2 ▾"

@@ -613,9 +613,9 @@ def test_action_facets_count_under_the_other_filters() -> None:
     assert np.flatnonzero(filters.mask(EVENTS, now=NOW)).tolist() == [1]
     assert FilterSet().action_facets(EVENTS.iloc[0:0]) == {}
     # The window's one-pass form gives exactly both answers.
-    mask, together = filters.mask_and_facets(EVENTS, now=NOW)
+    mask, count_facets = filters.mask_and_facets(EVENTS, now=NOW)
     assert np.flatnonzero(mask).tolist() == [1]
-    assert together == facets
+    assert count_facets() == facets
 
 
 def test_action_facets_on_large_frame(big: pd.DataFrame) -> None:

@@ -16,6 +16,7 @@ filter_set_parts` into a ``FilterSet`` and feeds the mask to the model and the f
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta, tzinfo
 from itertools import pairwise
 from typing import Any, NamedTuple
@@ -334,7 +335,11 @@ class ActionFilterButton(QToolButton):
         self.setToolTip("Choose which actions to show (Space or click opens the list).")
         self.clicked.connect(self.open_popup)
 
+    #: The checklist is about to open: its counts are wanted now.
+    aboutToOpen = Signal()
+
     def open_popup(self) -> None:
+        self.aboutToOpen.emit()
         width = max(self.width(), 300)
         self.popup.resize(width, 340)
         where = self.mapToGlobal(QPoint(0, self.height()))
@@ -376,7 +381,8 @@ class FilterHeader(QHeaderView):
         self._time_preset: str | None = None
         self._time_range: TimeRange | None = None
         self._actions: frozenset[str] | None = None
-        self._facets: dict[str, int] = {}
+        self._facet_source: Callable[[], Mapping[str, int]] = dict
+        self._facets: dict[str, int] | None = None
         self._scrollbar: Any = None
         self._editor_height = QLineEdit().sizeHint().height()
         self.sectionResized.connect(self._reposition)
@@ -446,9 +452,17 @@ class FilterHeader(QHeaderView):
         }
         return FilterParts(texts, self._time_preset, self._time_range, self._actions)
 
-    def set_action_facets(self, counts: dict[str, int]) -> None:
-        """Counts per action under the other filters (``FilterSet.action_facets``)."""
-        self._facets = dict(counts)
+    def set_action_facets(
+        self, counts: Mapping[str, int] | Callable[[], Mapping[str, int]]
+    ) -> None:
+        """Counts per action under the other filters, or a function that counts them.
+
+        Counting is a pass over every event, so a function is called only while the checklist
+        is open (or opens), or when the button must say "3 of 15": typing elsewhere never
+        pays for counts nobody sees.
+        """
+        self._facet_source = counts if callable(counts) else lambda: counts
+        self._facets = None
         self._show_actions()
 
     def focus_filters(self) -> None:
@@ -517,6 +531,7 @@ class FilterHeader(QHeaderView):
         elif column.kind == "action":
             editor = ActionFilterButton(self)
             editor.popup.changed.connect(self._actions_ticked)
+            editor.aboutToOpen.connect(self._fill_checklist)
         else:
             editor = QueryLineEdit(
                 self,
@@ -618,12 +633,26 @@ class FilterHeader(QHeaderView):
         if button is not None:
             self._set_actions(button.popup.selection())
 
+    def _counted_facets(self) -> dict[str, int]:
+        if self._facets is None:
+            self._facets = dict(self._facet_source())
+        return self._facets
+
+    def _fill_checklist(self) -> None:
+        button = self._action_button()
+        if button is not None:
+            button.popup.set_facets(self._counted_facets(), self._actions)
+
     def _show_actions(self) -> None:
         button = self._action_button()
         if button is None:
             return
-        button.popup.set_facets(self._facets, self._actions)
-        button.show_selection(self._actions, len(button.popup.names()))
+        if button.popup.isVisible():
+            self._fill_checklist()
+        total = 0  # only "3 of 15" needs it
+        if self._actions is not None and len(self._actions) > 1:
+            total = len(self._counted_facets().keys() | self._actions)
+        button.show_selection(self._actions, total)
         self._mark_key("action")
 
     # -- text ----------------------------------------------------------------------------------

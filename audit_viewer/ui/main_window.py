@@ -678,7 +678,7 @@ class MainWindow(QMainWindow):
         self._show_query_error(fs.errors())
         now = datetime.now(UTC)
         data = frame if frame is not None else self.model.frame
-        mask, facets = fs.mask_and_facets(data, now=now)
+        mask, count_facets = fs.mask_and_facets(data, now=now)
         if not fs.is_active():
             mask = None  # nothing filters: the model shows every row without a mask
         if frame is not None:
@@ -687,7 +687,7 @@ class MainWindow(QMainWindow):
             self._fit_row_numbers(len(frame))
         else:
             self.model.set_mask(mask)
-        self.header.set_action_facets(facets)
+        self.header.set_action_facets(count_facets)
         self._update_timeline(fs, now)
         self.model.set_highlight(fs.highlight_terms())
         if keep_view:
