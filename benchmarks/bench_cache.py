@@ -1,118 +1,138 @@
-"""How fast does the cache turn a million events into the frame?
+"""Loading a million cached events into the frame, against pandas.read_sql and raw sqlite3.
 
-Builds a 1,000,000-event SQLite cache in a temporary folder (through ``CacheStore.upsert_events``,
-like a sync would), then times ``CacheStore.load_frame`` against ``pandas.read_sql`` of the same
-rows in the same order, three runs each, and prints the medians and their ratio.
+    .venv/bin/python benchmarks/bench_cache.py [--events 1000000] [--runs 5] [--seed 0]
 
-    .venv/bin/python benchmarks/bench_cache.py [--events N]
+Builds an SQLite cache of N synthetic events once (``_synthetic.write_cache``: the app's own
+insert path, pages of 10,000 as a sync stores them), then times, round-robin so that load from
+other processes hits every step alike, ``--runs`` times each:
+
+- ``CacheStore.load_frame(profile)``: every event, as the window and the exports get them;
+- ``CacheStore.load_frame(profile, limit=5000)``: the newest page the window paints first;
+- the same store's DBAPI path (rows off the sqlite3 cursor into Arrow), which PostgreSQL caches
+  use and SQLite caches used before the ADBC read: the "before" of the same run.
+
+Floors, on the same file, columns and order (``ORDER BY created_at DESC, id``, with the same
+``LIMIT`` for the newest page): ``pandas.read_sql`` over a sqlite3 connection, and a bare
+sqlite3 ``fetchall`` (Python tuples, no frame at all). Ratios are app / floor (below 1: the
+app is faster than the floor). Before timing, the ADBC frame is checked to equal the DBAPI
+path's frame exactly (values, dtypes, order) in every column but ``raw``, which an SQLite read
+trims to each event's extra fields (``CacheStore.event_json`` has the whole text).
 """
 
 from __future__ import annotations
 
 import argparse
-import random
+import gc
 import sqlite3
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import closing
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
+from _synthetic import synthetic_frame, write_cache
 
 from audit_viewer.cache import CacheStore
-from audit_viewer.events import EventRow, normalize_event
+from audit_viewer.events import FRAME_COLUMNS
 
 PROFILE = "bench"
-ACTIONS = (
-    "Findings ignored from backlog",
-    "Findings ignored from PR",
-    "Export SBOM",
-    "Ticket created",
-    "User logged in",
-    "Assigned roles",
-    "Created API key",
-)
+PAGE = 5000
 
 
-def synthetic_events(count: int, seed: int = 1) -> Iterator[EventRow]:
-    """Events shaped like the platform's, newest first (the order a sync stores them in).
-
-    90 days, about one in five sharing the previous event's millisecond, descriptions with
-    ``Key: 'value'`` pairs, extra fields.
-    """
-    rng = random.Random(seed)
-    created = datetime.now(UTC)
-    mean_gap_ms = 90 * 24 * 3600 * 1000 / count
-    for number in range(count):
-        if rng.random() >= 0.2:
-            created -= timedelta(milliseconds=rng.randrange(1, int(2.5 * mean_gap_ms) + 2))
-        actor = rng.choice(("user", "user", "user", "scm", "system"))
-        name = f"user{rng.randrange(500)}"
-        yield normalize_event(
-            {
-                "id": f"01JE{number:022d}",
-                "created_at": created.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-                "user_name": None if actor == "system" else name,
-                "user_email": f"{name}@example.com" if actor == "user" else None,
-                "actor_type": actor,
-                "action": rng.choice(ACTIONS),
-                "description": (
-                    f"{rng.randrange(1, 9)} findings ignored, Reason: 'false_positive', "
-                    f"Comment: 'Not relevant {number}', "
-                    f"Ignore rule ID: '{rng.getrandbits(128):032x}'"
-                ),
-                "ip_address": f"10.0.{rng.randrange(256)}.{rng.randrange(256)}",
-                "metadata": {"tenant": "acme", "n": number},
-            }
-        )
+def _sql(limit: int | None) -> str:
+    columns = ", ".join(f'"{name}"' for name in FRAME_COLUMNS)
+    sql = f"SELECT {columns} FROM events WHERE profile = ? ORDER BY created_at DESC, id"
+    return sql if limit is None else f"{sql} LIMIT {limit}"
 
 
-def build(path: Path, count: int) -> float:
-    started = time.perf_counter()
-    batch: list[EventRow] = []
-    with CacheStore.open(path) as store:
-        for row in synthetic_events(count):
-            batch.append(row)
-            if len(batch) == 10_000:
-                store.upsert_events(PROFILE, batch)
-                batch.clear()
-        store.upsert_events(PROFILE, batch)
-    return time.perf_counter() - started
+def _dbapi_store(path: Path) -> CacheStore:
+    """A store that reads through the DBAPI cursor, as it does for a PostgreSQL cache."""
+    store = CacheStore.open(path)
+    store._arrow_uri = None  # the switch CacheStore sets only for SQLite files
+    return store
 
 
-def median_seconds(action: Callable[[], object], runs: int = 3) -> float:
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=1_000_000)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "bench.sqlite3"
-        print(f"building a {args.events:,}-event cache ... ", end="", flush=True)
-        print(f"{build(path, args.events):.1f} s, {path.stat().st_size / 1e6:,.0f} MB")
+    parser.add_argument("--events", type=int, default=1_000_000, help="events (default 1M)")
+    parser.add_argument("--runs", type=int, default=5, help="runs per step (default 5)")
+    parser.add_argument("--seed", type=int, default=0, help="synthetic frame seed (default 0)")
+    args = parser.parse_args(argv)
 
-        with CacheStore.open(path) as store:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.sqlite3"
+        print(f"building a {args.events:,}-event cache (seed {args.seed}) ... ", end="", flush=True)
+        started = time.perf_counter()
+        write_cache(path, synthetic_frame(args.events, args.seed), PROFILE)
+        took = time.perf_counter() - started
+        print(f"{took:.0f} s, {path.stat().st_size / 1e6:,.0f} MB", flush=True)
+
+        with (
+            CacheStore.open(path) as store,
+            _dbapi_store(path) as dbapi,
+            closing(sqlite3.connect(path)) as conn,
+        ):
             frame = store.load_frame(PROFILE)
-            assert len(frame) == args.events
-            ours = median_seconds(lambda: store.load_frame(PROFILE))
-        columns = ", ".join(f'"{name}"' for name in frame.columns)
-        sql = f"SELECT {columns} FROM events WHERE profile = ? ORDER BY created_at DESC, id"
-        with closing(sqlite3.connect(path)) as conn:
-            baseline = median_seconds(lambda: pd.read_sql(sql, conn, params=(PROFILE,)))
-        print(f"load_frame     median of 3: {ours:6.2f} s")
-        print(f"pandas.read_sql median of 3: {baseline:6.2f} s")
-        print(f"ratio read_sql / load_frame: {baseline / ours:5.2f}x")
-        print(f"frame memory: {frame.memory_usage(deep=True).sum() / 1e6:,.0f} MB")
+            assert len(frame) == args.events, len(frame)
+            same = [name for name in FRAME_COLUMNS if name != "raw"]
+            pd.testing.assert_frame_equal(frame[same], dbapi.load_frame(PROFILE)[same])
+            memory = frame.memory_usage(deep=True).sum()
+            del frame
+            steps: dict[str, Callable[[], object]] = {
+                "all": lambda: store.load_frame(PROFILE),
+                "page": lambda: store.load_frame(PROFILE, limit=PAGE),
+                "dbapi all": lambda: dbapi.load_frame(PROFILE),
+                "read_sql all": lambda: pd.read_sql(_sql(None), conn, params=(PROFILE,)),
+                "read_sql page": lambda: pd.read_sql(_sql(PAGE), conn, params=(PROFILE,)),
+                "fetchall all": lambda: conn.execute(_sql(None), (PROFILE,)).fetchall(),
+                "fetchall page": lambda: conn.execute(_sql(PAGE), (PROFILE,)).fetchall(),
+            }
+            seconds: dict[str, list[float]] = {step: [] for step in steps}
+            for run in range(args.runs):
+                print(f"run {run + 1} of {args.runs} ...", flush=True)
+                for step, action in steps.items():
+                    gc.collect()
+                    begun = time.perf_counter()
+                    action()
+                    seconds[step].append(time.perf_counter() - begun)
+
+    median = {step: statistics.median(times) for step, times in seconds.items()}
+    rows = []
+    for label, step, floors in (
+        (f"load_frame, all {args.events:,}", "all", "all"),
+        (f"load_frame(limit={PAGE:,}), the newest page", "page", "page"),
+        ("before: the DBAPI path (PostgreSQL's), all", "dbapi all", "all"),
+    ):
+        app, read_sql, fetchall = (
+            median[step],
+            median[f"read_sql {floors}"],
+            median[f"fetchall {floors}"],
+        )
+        rows.append(
+            (
+                label,
+                f"{app:.3f} s",
+                f"{read_sql:.3f} s",
+                f"{app / read_sql:.2f}",
+                f"{fetchall:.3f} s",
+                f"{app / fetchall:.2f}",
+            )
+        )
+    print()
+    print(
+        f"{args.events:,} events, seed {args.seed}; medians of {args.runs} runs; frame "
+        f"{memory / 1e6:,.0f} MB; the DBAPI path takes "
+        f"{median['dbapi all'] / median['all']:.1f}x load_frame's time"
+    )
+    header = ("step", "app", "pd.read_sql", "app/read_sql", "sqlite3 fetchall", "app/fetchall")
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
+    for row in (header, tuple("-" * w for w in widths), *rows):
+        cells = [f"{row[0]:<{widths[0]}}"] + [
+            f"{cell:>{width}}" for cell, width in zip(row[1:], widths[1:], strict=True)
+        ]
+        print("  ".join(cells), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,162 +1,184 @@
-"""CSV export speed and memory on a synthetic frame, against pandas' ``DataFrame.to_csv``.
+"""Save as CSV of a million events: seconds and peak memory, against pyarrow's CSV writer.
 
-    .venv/bin/python benchmarks/bench_export.py [--rows 1000000] [--runs 5] [--alternatives]
+    .venv/bin/python benchmarks/bench_export.py [--events 1000000] [--runs 5] [--seed 0]
 
-``write_csv`` gets the frame the way ``CacheStore.iter_frames`` hands it over: 50,000-row
-chunks. It writes a temporary file on disk, fsyncs it and renames it, as in real use. Baseline
-in the same run: ``df[CSV_COLUMNS].to_csv(path, index=False, lineterminator="\\r\\n")`` on the
-whole frame, no formula guard. Times are medians of ``--runs`` runs; "peak RSS +" is the
-largest growth of the process's resident memory during one run over its size before it
-(sampled every 2 ms from /proc/self/statm, so Linux only; elsewhere it is not shown).
+Two app steps, each the path the window's Save as CSV takes (``take_chunks`` over the view's
+visible rows in the window's chunks of ``EXPORT_CHUNK`` rows into ``write_csv`` with the formula
+guard, to a temporary file that is fsynced and renamed; ``write_csv`` is also what
+``audit-viewer export`` calls):
 
-``--alternatives`` also times the other ways of writing the same CSV that were considered:
-the ``csv`` module (cells converted to Python strings, ``writerows``), and
-``pyarrow.csv.write_csv`` (fast, but quotes every text cell, so its output is not the minimal
-RFC 4180 form the ``csv`` module and ``write_csv`` produce).
+- all rows, unfiltered and in the default order;
+- the rows a search word leaves (:data:`SEARCH`; the mask is computed before the clock starts,
+  as the window has it before Save is chosen).
+
+The floor of each is ``pyarrow.csv.write_csv`` of the same seven columns of the same rows
+(``take`` of the filtered rows included), to a file that is then fsynced too. pyarrow quotes
+every text cell and applies no formula guard, so its file is not the app's, only its speed
+limit. Every step runs in a fresh process that first loads the frame from an Arrow file
+written once; "peak RSS +" is how far the process's peak resident memory (VmHWM, reset just
+before the first run where Linux allows it; else ru_maxrss) rose above its size before the
+runs, so neither the frame's construction nor another step's peak hides a step's own.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
+import contextlib
+import gc
+import json
 import os
+import resource
 import statistics
+import subprocess
+import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import pandas as pd
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pa_csv
-from _synthetic import synthetic_frame
+from _synthetic import SYNTHETIC_NOW, synthetic_frame
 
-from audit_viewer.export import CSV_COLUMNS, _csv_pieces, _iso_utc, _strings, write_csv
+from audit_viewer.export import CSV_COLUMNS, write_csv
+from audit_viewer.frame import frame_from_arrow, take_chunks
+from audit_viewer.query import FilterSet
+from audit_viewer.ui.main_window import EXPORT_CHUNK  # no window is made: only the constant
 
-CHUNK = 50_000
-
-
-class PeakRss:
-    """Largest resident-set growth while the block runs, from a sampling thread."""
-
-    def __init__(self) -> None:
-        self.page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-        self.available = Path("/proc/self/statm").exists()
-        self.growth = 0
-
-    def _rss(self) -> int:
-        with open("/proc/self/statm", "rb") as statm:
-            return int(statm.read().split()[1]) * self.page
-
-    def __enter__(self) -> PeakRss:
-        if self.available:
-            self.start = self._rss()
-            self.peak = self.start
-            self.stop = threading.Event()
-            self.thread = threading.Thread(target=self._sample, daemon=True)
-            self.thread.start()
-        return self
-
-    def _sample(self) -> None:
-        while not self.stop.wait(0.002):
-            self.peak = max(self.peak, self._rss())
-
-    def __exit__(self, *exc: object) -> None:
-        if self.available:
-            self.stop.set()
-            self.thread.join()
-            self.growth = max(self.peak, self._rss()) - self.start
+#: The filtered export's search bar text.
+SEARCH = "ignored"
+STEPS = ("app all", "floor all", "app filtered", "floor filtered")
+TARGET_SECONDS, TARGET_MB = 2.0, 150
 
 
-def measure(action: Callable[[], object], runs: int) -> tuple[float, int]:
-    """Median seconds and the largest peak-RSS growth over ``runs`` runs."""
-    times, growth = [], 0
+def _reset_peak() -> None:
+    """Make the kernel's peak-RSS mark the current RSS (Linux >= 4.0; elsewhere a no-op)."""
+    with contextlib.suppress(OSError), open("/proc/self/clear_refs", "w") as out:
+        out.write("5")
+
+
+def _peak_bytes() -> int:
+    """This process's peak resident memory so far."""
+    with contextlib.suppress(OSError), open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024  # macOS counts bytes, Linux KiB
+
+
+def _floor(table: pa.Table, target: Path) -> None:
+    with open(target, "wb") as out:
+        pa_csv.write_csv(table, out, write_options=pa_csv.WriteOptions(eol="\r\n"))
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def run_step(step: str, frame_file: Path, runs: int, folder: Path) -> dict[str, object]:
+    """One step's runs in this (fresh) process: seconds of each, peak RSS growth, rows, bytes."""
+    with pa.OSFile(str(frame_file)) as source:  # read into memory, as a loaded frame is
+        frame = frame_from_arrow(pa.ipc.open_file(source).read_all())
+    if step.endswith("filtered"):
+        visible = np.flatnonzero(FilterSet(search=SEARCH).mask(frame, SYNTHETIC_NOW))
+    else:
+        visible = np.arange(len(frame))
+    target = folder / f"{step.replace(' ', '-')}.csv"
+    action: Callable[[], object]
+    if step.startswith("app"):
+        action = lambda: write_csv(take_chunks(frame, visible, EXPORT_CHUNK), target)  # noqa: E731
+    else:
+        columns = pa.Table.from_pandas(frame[list(CSV_COLUMNS)], preserve_index=False)
+        if step.endswith("filtered"):
+            action = lambda: _floor(columns.take(visible), target)  # noqa: E731
+        else:
+            action = lambda: _floor(columns, target)  # noqa: E731
+    gc.collect()
+    _reset_peak()
+    before = _peak_bytes()
+    seconds = []
     for _ in range(runs):
-        with PeakRss() as rss:
-            start = time.perf_counter()
-            action()
-            times.append(time.perf_counter() - start)
-        growth = max(growth, rss.growth)
-    return statistics.median(times), growth
+        started = time.perf_counter()
+        action()
+        seconds.append(time.perf_counter() - started)
+    growth = _peak_bytes() - before
+    return {
+        "seconds": seconds,
+        "growth": growth,
+        "rows": len(visible),
+        "bytes": target.stat().st_size,
+    }
 
 
-def chunks(df: pd.DataFrame) -> Iterator[pd.DataFrame]:
-    for start in range(0, len(df), CHUNK):
-        yield df.iloc[start : start + CHUNK]
+def _measure(step: str, frame_file: Path, runs: int, folder: Path) -> dict[str, object]:
+    print(f"{step}, {runs} runs in a fresh process ...", flush=True)
+    done = subprocess.run(
+        [sys.executable, __file__, "--step", step, "--frame-file", str(frame_file),
+         "--runs", str(runs), "--folder", str(folder)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return json.loads(done.stdout.splitlines()[-1])
 
 
-def encode_only(df: pd.DataFrame) -> None:
-    """write_csv's CSV building without the file: what the disk and fsync add is the rest."""
-    for part in chunks(df):
-        _csv_pieces(part, True)
-
-
-def csv_module(df: pd.DataFrame, path: Path) -> None:
-    """The csv module on Python strings (formula guard applied by write_csv's own kernels)."""
-    with open(path, "w", encoding="utf-8", newline="") as out:
-        writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow(CSV_COLUMNS)
-        for part in chunks(df):
-            columns = [
-                _iso_utc(part[name]).to_pylist()
-                if name == "created_at"
-                else _strings(part[name]).to_pylist()
-                for name in CSV_COLUMNS
-            ]
-            writer.writerows(zip(*columns, strict=True))
-
-
-def arrow_writer(df: pd.DataFrame, path: Path) -> None:
-    """pyarrow.csv's writer on the same cells (every text cell ends up quoted)."""
-    options = pa_csv.WriteOptions(eol="\r\n", quoting_style="needed")
-    schema = pa.schema([(name, pa.large_string()) for name in CSV_COLUMNS])
-    with pa_csv.CSVWriter(str(path), schema, write_options=options) as writer:
-        for part in chunks(df):
-            arrays = [
-                _iso_utc(part[name]) if name == "created_at" else _strings(part[name])
-                for name in CSV_COLUMNS
-            ]
-            writer.write_table(pa.table(arrays, schema=schema))
-
-
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--alternatives", action="store_true")
-    args = parser.parse_args()
+    parser.add_argument("--events", type=int, default=1_000_000, help="events (default 1M)")
+    parser.add_argument("--runs", type=int, default=5, help="runs per step (default 5)")
+    parser.add_argument("--seed", type=int, default=0, help="synthetic frame seed (default 0)")
+    parser.add_argument("--step", choices=STEPS, help=argparse.SUPPRESS)
+    parser.add_argument("--frame-file", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.step is not None:  # a child process measuring one step
+        print(json.dumps(run_step(args.step, args.frame_file, args.runs, args.folder)))
+        return
 
-    start = time.perf_counter()
-    df = synthetic_frame(args.rows)
-    print(f"synthetic frame: {args.rows:,} rows in {time.perf_counter() - start:.1f} s")
-    with tempfile.TemporaryDirectory() as folder:
-        target = Path(folder) / "export.csv"
-        rows: list[tuple[str, Callable[[], object]]] = [
-            ("write_csv (50k chunks, guard on)", lambda: write_csv(chunks(df), target)),
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        frame_file = folder / "frame.arrow"
+        print(f"building {args.events:,} events (seed {args.seed}) ...", flush=True)
+        frame = synthetic_frame(args.events, args.seed)
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        with pa.OSFile(str(frame_file), "wb") as sink, pa.ipc.new_file(sink, table.schema) as out:
+            out.write_table(table)
+        del frame, table
+        results = {step: _measure(step, frame_file, args.runs, folder) for step in STEPS}
+
+    def median(step: str) -> float:
+        return statistics.median(results[step]["seconds"])  # type: ignore[arg-type]
+
+    def growth(step: str) -> str:
+        return f"{int(results[step]['growth']) / 1e6:,.0f} MB"  # type: ignore[call-overload]
+
+    table_rows = []
+    for kind in ("all", "filtered"):
+        app, floor = median(f"app {kind}"), median(f"floor {kind}")
+        rows = int(results[f"app {kind}"]["rows"])  # type: ignore[call-overload]
+        size = int(results[f"app {kind}"]["bytes"])  # type: ignore[call-overload]
+        table_rows.append(
             (
-                "baseline DataFrame.to_csv",
-                lambda: df[list(CSV_COLUMNS)].to_csv(target, index=False, lineterminator="\r\n"),
-            ),
+                f"Save as CSV, {kind}: {rows:,} rows, {size / 1e6:,.0f} MB",
+                f"{app:.2f} s",
+                f"{floor:.2f} s",
+                f"{app / floor:.2f}",
+                f"{size / app / 1e6:,.0f} MB/s",
+                growth(f"app {kind}"),
+                growth(f"floor {kind}"),
+            )
+        )
+    print()
+    print(
+        f"{args.events:,} events, seed {args.seed}; medians of {args.runs} runs; filtered = "
+        f"search {SEARCH!r}; floor = pyarrow.csv.write_csv; target <= {TARGET_SECONDS:.0f} s "
+        f"and <= {TARGET_MB} MB at 1M"
+    )
+    header = ("step", "app", "floor", "app/floor", "app rate", "app peak RSS +", "floor peak RSS +")
+    widths = [max(len(row[i]) for row in (header, *table_rows)) for i in range(len(header))]
+    for row in (header, tuple("-" * w for w in widths), *table_rows):
+        cells = [f"{row[0]:<{widths[0]}}"] + [
+            f"{cell:>{width}}" for cell, width in zip(row[1:], widths[1:], strict=True)
         ]
-        if args.alternatives:
-            rows += [
-                ("encode only (no disk)", lambda: encode_only(df)),
-                ("csv module writerows", lambda: csv_module(df, target)),
-                ("pyarrow.csv CSVWriter", lambda: arrow_writer(df, target)),
-            ]
-        print(f"median of {args.runs} runs; file on disk in {folder}\n")
-        print(f"{'writer':36} {'seconds':>8} {'rows/s':>11} {'MB':>7} {'peak RSS +':>11}")
-        results = {}
-        for name, action in rows:
-            target.unlink(missing_ok=True)
-            seconds, growth = measure(action, args.runs)
-            size = f"{target.stat().st_size / 1e6:7.0f}" if target.exists() else "      -"
-            results[name] = seconds
-            rss = f"{growth / 1e6:8.0f} MB" if growth else "       n/a"
-            print(f"{name:36} {seconds:8.2f} {args.rows / seconds:11,.0f} {size} {rss}")
-        ours, baseline = results[rows[0][0]], results[rows[1][0]]
-        print(f"\nwrite_csv is {baseline / ours:.1f}x faster than DataFrame.to_csv")
+        print("  ".join(cells), flush=True)
 
 
 if __name__ == "__main__":
