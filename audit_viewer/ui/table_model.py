@@ -537,6 +537,15 @@ class EventTableModel(QAbstractTableModel):
         hits = np.flatnonzero((self._df["id"] == event_id).to_numpy(dtype=bool))
         return self.view_row_of(int(hits[0])) if len(hits) else None
 
+    @property
+    def filter_mask(self) -> np.ndarray | None:
+        """Which frame rows the filter lets through (None: all), read-only."""
+        if self._mask is None:
+            return None
+        view = self._mask.view()
+        view.flags.writeable = False
+        return view
+
     def visible_indices(self) -> np.ndarray:
         """Frame row of every shown row, in shown order (a copy)."""
         return self._visible.copy()
