@@ -22,7 +22,7 @@ import traceback
 from types import TracebackType
 
 import PySide6
-from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QDialog,
@@ -170,7 +170,12 @@ class CrashReporter(QObject):
         if issubclass(exc_type, KeyboardInterrupt):
             self._previous_sys(exc_type, exc, tb)
             return
-        self._handle((exc_type, exc, tb), threading.current_thread().name)
+        name = threading.current_thread().name
+        if threading.current_thread() is not threading.main_thread():
+            # A QThread (the sync, export and load workers) is named after its worker; Python
+            # only knows it as "Dummy-N".
+            name = QThread.currentThread().objectName() or name
+        self._handle((exc_type, exc, tb), name)
 
     def _threading_hook(self, args: threading.ExceptHookArgs) -> None:
         if args.exc_value is None or issubclass(args.exc_type, SystemExit):
