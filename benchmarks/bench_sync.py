@@ -9,9 +9,10 @@ the GIL) with ``--events`` synthetic events from a fixed seed, then measures in 
    10 requests per 1.05 s against a server that enforces the contract's limit; the time the
    limiter slept is shown) and once with both limits off and 1,000-event pages (the contract's
    maximum);
-3. the cache's insert: ``CacheStore.commit_page`` of pre-built rows in pages of 1,000 into a
-   fresh file (rows/s), against a floor of raw ``sqlite3`` ``executemany`` of the same values
-   into the same schema with the same PRAGMAs, one transaction per page like the app.
+3. the cache's insert: ``CacheStore.commit_page`` of pre-built rows (the sandbox's events,
+   normalized) in pages of 1,000 into a fresh file (rows/s), against a floor of raw ``sqlite3``
+   ``executemany`` of the same values into the same schema with the same PRAGMAs, one
+   transaction per page like the app (which also writes its progress record in each).
 
 Prints one table of medians with app, floor and the ratio app/floor.
 
@@ -39,13 +40,11 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
-from bench_cache import synthetic_events
-
 from audit_viewer.api import PlatformClient
 from audit_viewer.api.client import LIST_PATH, LOGIN_PATH, MAX_PAGE_SIZE
 from audit_viewer.cache import CacheStore, SyncState
 from audit_viewer.cache.schema import EPOCH, to_micros
-from audit_viewer.events import EventRow, format_timestamp
+from audit_viewer.events import EventRow, format_timestamp, normalize_event
 from audit_viewer.sandbox import Faults, SandboxServer
 from audit_viewer.sync import SyncEngine
 
@@ -206,6 +205,12 @@ def sync_once(server: Server, folder: Path, *, rate_limited: bool) -> SyncRun:
 # -- 3. the insert --------------------------------------------------------------------------
 
 
+def sandbox_rows(events: int, seed: int) -> list[EventRow]:
+    """The rows a sync of the sandbox stores, in the order it stores them (newest first)."""
+    server = SandboxServer(events=events, seed=seed)  # never started: only its events
+    return [normalize_event(event) for event in server.all_events()]
+
+
 def pages_of(rows: list[EventRow]) -> list[list[EventRow]]:
     return [rows[i : i + INSERT_PAGE] for i in range(0, len(rows), INSERT_PAGE)]
 
@@ -313,7 +318,7 @@ def main(argv: list[str] | None = None) -> None:
         folder = Path(tmp)
 
         print(f"building {n:,} rows (seed {args.seed}) ...", flush=True)
-        app, floor = bench_insert(list(synthetic_events(n, args.seed)), folder, reps)
+        app, floor = bench_insert(sandbox_rows(n, args.seed), folder, reps)
         rows_out.append(
             (
                 f"cache insert, commit_page vs raw sqlite3 executemany ({reps} reps)",
