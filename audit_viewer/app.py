@@ -28,6 +28,7 @@ from audit_viewer.config import (
     default_profile_name,
     load_profiles,
 )
+from audit_viewer.frame import return_freed_memory
 from audit_viewer.ui.application import application, call_soon, run, show_startup_error
 from audit_viewer.ui.main_window import MainWindow
 from audit_viewer.ui.self_check import run_self_check
@@ -180,6 +181,7 @@ def create_window(argv: list[str]) -> MainWindow:
     cannot be opened or the profile does not exist.
     """
     args = build_parser().parse_args(argv)
+    return_freed_memory()
     application()
     with contextlib.ExitStack() as cleanups:
         startup = _Startup(cleanups)

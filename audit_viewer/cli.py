@@ -359,6 +359,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     from audit_viewer.cache import CacheError, CacheStore
     from audit_viewer.export import ExportCancelled, ExportError, write_csv
+    from audit_viewer.frame import return_freed_memory
+
+    return_freed_memory()
 
     _require_existing_cache(cache_url)
     target_name = "standard output" if args.output == "-" else args.output

@@ -14,7 +14,9 @@ the whole frame, so the table can show and sort them and the filters can search 
 
 from __future__ import annotations
 
+import ctypes
 import json
+import sys
 import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -39,6 +41,26 @@ ARROW_SCHEMA = pa.schema(
     ]
 )
 _TYPES_MAPPER = {pa.large_string(): STRING_DTYPE}.get
+
+
+def return_freed_memory() -> None:
+    """Make freed column memory go back to the system at once, for the whole process.
+
+    A million events are loaded, lowercased and sorted in buffers of megabytes that live for
+    one step; Arrow's default pool and glibc's heap keep such blocks for reuse, which left the
+    window hundreds of megabytes above what it holds (see docs/performance.md). The system pool
+    and a fixed 1 MiB mmap threshold hand every big block back when it is freed.
+    """
+    pa.set_memory_pool(pa.system_memory_pool())
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL("libc.so.6")
+        except OSError:  # not glibc (musl): nothing to tune
+            return
+        libc.mallopt(_M_MMAP_THRESHOLD, 1 << 20)
+
+
+_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
 
 
 def frame_from_arrow(table: pa.Table) -> pd.DataFrame:
@@ -109,16 +131,22 @@ def _ranked_order(text: pa.Array | pa.ChunkedArray, ascending: bool) -> np.ndarr
     hundred distinct values are lowercased and ranked (values equal ignoring case share a
     rank), each row gets its value's rank, and numpy's stable sort orders the small integers.
     """
-    if isinstance(text, pa.ChunkedArray):
-        text = text.combine_chunks()
-    encoded = pc.dictionary_encode(text)
-    lowered = pc.utf8_lower(encoded.dictionary)
+    if isinstance(text, pa.Array):
+        text = pa.chunked_array([text])
+    # Chunk by chunk, one dictionary for all: combining the chunks would copy the column.
+    encoded = pc.dictionary_encode(text).unify_dictionaries()
+    dictionary = encoded.chunks[0].dictionary
+    missing = len(dictionary)  # the index of "no value": ranked after every value below
+    indices = np.concatenate(
+        [np.asarray(pc.fill_null(c.indices, missing), np.int32) for c in encoded.chunks]
+    )
+    lowered = pc.utf8_lower(dictionary)
     ranks = np.asarray(pc.rank(lowered, sort_keys="ascending", tiebreaker="dense"), np.int64)
     last = len(lowered) + 1  # above every rank: missing values go last in both directions
     if not ascending:
         ranks = last - ranks
     per_value = np.append(ranks, last).astype(np.uint16 if last < 2**16 else np.uint32)
-    keys = per_value[np.asarray(pc.fill_null(encoded.indices, len(lowered)))]
+    keys = per_value[indices]
     return np.argsort(keys, kind="stable").astype(np.int64, copy=False)
 
 
