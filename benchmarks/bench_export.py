@@ -69,10 +69,13 @@ def _peak_bytes() -> int:
 
 
 def _floor(table: pa.Table, target: Path) -> None:
-    with open(target, "wb") as out:
+    with pa.OSFile(str(target), "wb") as out:  # Arrow's own file: no Python file in the way
         pa_csv.write_csv(table, out, write_options=pa_csv.WriteOptions(eol="\r\n"))
-        out.flush()
-        os.fsync(out.fileno())
+    descriptor = os.open(target, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)  # on disk, as the app's file is before its rename
+    finally:
+        os.close(descriptor)
 
 
 def run_step(step: str, frame_file: Path, runs: int, folder: Path) -> dict[str, object]:
