@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import sqlite3
 import statistics
 import tempfile
@@ -90,6 +91,7 @@ def main(argv: list[str] | None = None) -> None:
                 "fetchall page": lambda: conn.execute(_sql(PAGE), (PROFILE,)).fetchall(),
             }
             seconds: dict[str, list[float]] = {step: [] for step in steps}
+            load = os.getloadavg()[0]
             for run in range(args.runs):
                 print(f"run {run + 1} of {args.runs} ...", flush=True)
                 for step, action in steps.items():
@@ -97,6 +99,7 @@ def main(argv: list[str] | None = None) -> None:
                     begun = time.perf_counter()
                     action()
                     seconds[step].append(time.perf_counter() - begun)
+            load = max(load, os.getloadavg()[0])
 
     median = {step: statistics.median(times) for step, times in seconds.items()}
     rows = []
@@ -124,7 +127,8 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"{args.events:,} events, seed {args.seed}; medians of {args.runs} runs; frame "
         f"{memory / 1e6:,.0f} MB; the DBAPI path takes "
-        f"{median['dbapi all'] / median['all']:.1f}x load_frame's time"
+        f"{median['dbapi all'] / median['all']:.1f}x load_frame's time; load average up to "
+        f"{load:.1f} on {os.cpu_count()} cores"
     )
     header = ("step", "app", "pd.read_sql", "app/read_sql", "sqlite3 fetchall", "app/fetchall")
     widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]

@@ -14,10 +14,14 @@ guard, to a temporary file that is fsynced and renamed; ``write_csv`` is also wh
 The floor of each is ``pyarrow.csv.write_csv`` of the same seven columns of the same rows
 (``take`` of the filtered rows included), to a file that is then fsynced too. pyarrow quotes
 every text cell and applies no formula guard, so its file is not the app's, only its speed
-limit. Every step runs in a fresh process that first loads the frame from an Arrow file
-written once; "peak RSS +" is how far the process's peak resident memory (VmHWM, reset just
-before the first run where Linux allows it; else ru_maxrss) rose above its size before the
-runs, so neither the frame's construction nor another step's peak hides a step's own.
+limit. "app CPU" is the app's processor time per run (all threads): on a shared machine,
+wall time above it is time spent waiting for a core or the disk.
+
+Every step runs in a fresh process that first loads the frame from an Arrow file written once;
+"peak RSS +" is how far the process's peak resident memory (VmHWM, reset just before the first
+run where Linux allows it; else ru_maxrss) rose above its size before the runs, so neither the
+frame's construction nor another step's peak hides a step's own. The first run's one-off costs
+(Arrow kernels initialised, buffers first allocated) are included.
 """
 
 from __future__ import annotations
@@ -99,14 +103,16 @@ def run_step(step: str, frame_file: Path, runs: int, folder: Path) -> dict[str, 
     gc.collect()
     _reset_peak()
     before = _peak_bytes()
-    seconds = []
+    seconds, cpu = [], []
     for _ in range(runs):
-        started = time.perf_counter()
+        started, used = time.perf_counter(), time.process_time()
         action()
         seconds.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - used)
     growth = _peak_bytes() - before
     return {
         "seconds": seconds,
+        "cpu": cpu,
         "growth": growth,
         "rows": len(visible),
         "bytes": target.stat().st_size,
@@ -145,10 +151,12 @@ def main(argv: list[str] | None = None) -> None:
         with pa.OSFile(str(frame_file), "wb") as sink, pa.ipc.new_file(sink, table.schema) as out:
             out.write_table(table)
         del frame, table
+        load = os.getloadavg()[0]
         results = {step: _measure(step, frame_file, args.runs, folder) for step in STEPS}
+        load = max(load, os.getloadavg()[0])
 
-    def median(step: str) -> float:
-        return statistics.median(results[step]["seconds"])  # type: ignore[arg-type]
+    def median(step: str, what: str = "seconds") -> float:
+        return statistics.median(results[step][what])  # type: ignore[arg-type]
 
     def growth(step: str) -> str:
         return f"{int(results[step]['growth']) / 1e6:,.0f} MB"  # type: ignore[call-overload]
@@ -164,6 +172,7 @@ def main(argv: list[str] | None = None) -> None:
                 f"{app:.2f} s",
                 f"{floor:.2f} s",
                 f"{app / floor:.2f}",
+                f"{median(f'app {kind}', 'cpu'):.2f} s",
                 f"{size / app / 1e6:,.0f} MB/s",
                 growth(f"app {kind}"),
                 growth(f"floor {kind}"),
@@ -173,9 +182,12 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"{args.events:,} events, seed {args.seed}; medians of {args.runs} runs; filtered = "
         f"search {SEARCH!r}; floor = pyarrow.csv.write_csv; target <= {TARGET_SECONDS:.0f} s "
-        f"and <= {TARGET_MB} MB at 1M"
+        f"and <= {TARGET_MB} MB at 1M; load average up to {load:.1f} on {os.cpu_count()} cores"
     )
-    header = ("step", "app", "floor", "app/floor", "app rate", "app peak RSS +", "floor peak RSS +")
+    header = (
+        "step", "app", "floor", "app/floor", "app CPU", "app rate", "app peak RSS +",
+        "floor peak RSS +",
+    )  # fmt: skip
     widths = [max(len(row[i]) for row in (header, *table_rows)) for i in range(len(header))]
     for row in (header, tuple("-" * w for w in widths), *table_rows):
         cells = [f"{row[0]:<{widths[0]}}"] + [

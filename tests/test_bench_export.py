@@ -29,5 +29,5 @@ def test_bench_export_prints_all_and_filtered_with_floor_ratio_and_memory():
     assert everything == 2000
     assert 0 < filtered < 2000  # the search word keeps some events, not all
     for line in lines:
-        assert line.count(" s ") == 2  # app and floor seconds
+        assert line.count(" s ") == 3  # app, floor and app CPU seconds
         assert line.count(" MB") >= 3  # file size, app and floor peak memory
