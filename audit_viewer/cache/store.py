@@ -650,28 +650,28 @@ def _fetch_arrow(uri: str, query: sa.Select[Any]) -> pa.Table:
     """Run ``query`` (``_FRAME_SELECT`` columns) on the SQLite file at ``uri`` with ADBC.
 
     A connection of its own for the one statement: in WAL mode it reads a consistent snapshot
-    and never blocks, or is blocked by, a sync writing meanwhile.
+    and neither holds up a sync writing meanwhile nor waits for it.
     """
     compiled = query.with_only_columns(*_ARROW_SELECT).compile(dialect=sqlite_dialect.dialect())
     params = [compiled.params[name] for name in compiled.positiontup or ()]
     with (
         adbc_driver_sqlite.connect(uri) as database,
         adbc_driver_manager.AdbcConnection(database) as connection,
-        adbc_driver_manager.AdbcStatement(connection) as statement,
     ):
-        statement.set_options(
-            **{adbc_driver_sqlite.StatementOptions.BATCH_ROWS.value: str(_FETCH_ROWS)}
-        )
-        statement.set_sql_query(str(compiled))
-        if params:
-            statement.bind(
-                pa.record_batch(
-                    [pa.array([value]) for value in params],
-                    names=[str(i) for i in range(len(params))],
-                )
-            )
-        stream, _count = statement.execute_query()
-        fetched = pa.RecordBatchReader.from_stream(stream).read_all()
+        with adbc_driver_manager.AdbcStatement(connection) as pragma:
+            # As the SQLAlchemy connections: wait out a writer's rare exclusive moments (WAL
+            # recovery after a crash, the last connection removing the WAL) instead of failing.
+            pragma.set_sql_query("PRAGMA busy_timeout = 30000")
+            pragma.execute_update()
+        with adbc_driver_manager.AdbcStatement(connection) as statement:
+            rows = adbc_driver_sqlite.StatementOptions.BATCH_ROWS.value
+            statement.set_options(**{rows: str(_FETCH_ROWS)})
+            statement.set_sql_query(str(compiled))
+            if params:
+                names = [str(i) for i in range(len(params))]
+                statement.bind(pa.record_batch([pa.array([v]) for v in params], names=names))
+            stream, _count = statement.execute_query()
+            fetched = pa.RecordBatchReader.from_stream(stream).read_all()
     if fetched.num_rows == 0:  # no first batch to type the columns after
         return ARROW_SCHEMA.empty_table()
     values, flags = fetched.columns[: len(FRAME_COLUMNS)], fetched.columns[len(FRAME_COLUMNS) :]
