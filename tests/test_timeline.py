@@ -286,3 +286,19 @@ def test_identity_and_size(timeline: Timeline) -> None:
     assert timeline.objectName() == "timeline"
     assert timeline.accessibleName()
     assert 60 <= timeline.sizeHint().height() <= 120
+
+
+@pytest.mark.parametrize("days", [1, 20, 200])  # hours, days and weeks or months of bars
+def test_a_frames_events_and_mask_chart_like_the_shown_timestamps(timeline: Timeline, days):
+    rng = np.random.default_rng(days)
+    end = np.datetime64("2026-11-02T14:00:00", "ns")
+    ages = np.sort(rng.integers(0, days * 86_400 * 10**9, 5_000)).astype("timedelta64[ns]")
+    newest_first = end - ages  # the frame's order; some timestamps repeat
+    newest_first[1::7] = newest_first[::7][: len(newest_first[1::7])]
+    newest_first = np.sort(newest_first)[::-1]
+    for kept in (None, rng.random(5_000) < 0.3, np.zeros(5_000, bool)):
+        shown = newest_first if kept is None else newest_first[kept]
+        timeline.set_data(shown, BERLIN)
+        expected = (timeline.buckets(), timeline.total(), timeline.bucket_unit())
+        timeline.set_shown(newest_first, kept, BERLIN)
+        assert (timeline.buckets(), timeline.total(), timeline.bucket_unit()) == expected

@@ -707,8 +707,7 @@ class MainWindow(QMainWindow):
     def _update_timeline(self, fs: FilterSet | None = None, now: datetime | None = None) -> None:
         fs = fs or self.filter_set()
         now = now or datetime.now(UTC)
-        mask = self.model.filter_mask  # the chart counts; the rows' order does not matter
-        self.timeline.set_data(self._created if mask is None else self._created[mask], self.tz)
+        self.timeline.set_shown(self._created, self.model.filter_mask, self.tz)
         self.timeline.set_range(*self._time_bounds(fs, now))
 
     @staticmethod

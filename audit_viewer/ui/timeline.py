@@ -34,8 +34,6 @@ DAY_NS = 24 * HOUR_NS
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _NAT = np.iinfo(np.int64).min
-# Above this many grid steps, counting falls back to a binary search per timestamp.
-_MAX_FINE_BUCKETS = 4_000_000
 # How far a time filter may widen the chart beyond the data (a custom range over decades would
 # otherwise squeeze every event into one sliver).
 _MAX_RANGE_PADDING_NS = 366 * DAY_NS
@@ -97,22 +95,37 @@ def _to_ns_array(created_at: object) -> np.ndarray:
     return values[~missing] if missing.any() else values
 
 
-def _count(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Events per bucket [edges[i], edges[i+1]); every value lies inside [edges[0], edges[-1]).
+class _Shown:
+    """The timestamps the chart counts: UTC nanoseconds in ascending order, and which of them
+    a filter keeps (None: all).
 
-    Bucket edges are all multiples of a common step from the first one (an hour across DST, a
-    quarter hour for zones like UTC+05:45), so counting on that fine grid with one integer
-    division and summing it per bucket is exact and ~8x faster than a binary search per value.
+    Sorted times make a bucket's count two binary searches and a difference of prefix sums, so
+    a new filter over a million events costs one pass to sum its mask, not a histogram of
+    every kept timestamp.
     """
-    offsets = edges - edges[0]
-    step = int(np.gcd.reduce(offsets[1:]))
-    fine_buckets = int(offsets[-1] // step)
-    if fine_buckets > _MAX_FINE_BUCKETS:
-        return np.bincount(
-            np.searchsorted(edges, values, side="right") - 1, minlength=len(edges) - 1
-        )
-    fine = np.bincount((values - edges[0]) // step, minlength=fine_buckets)
-    return np.add.reduceat(fine, offsets[:-1] // step)
+
+    def __init__(self, ascending: np.ndarray, kept: np.ndarray | None = None) -> None:
+        self.times = ascending
+        self.kept = kept
+        self.size = len(ascending) if kept is None else int(np.count_nonzero(kept))
+        self._sums: np.ndarray | None = None
+
+    def bounds(self) -> tuple[int, int]:
+        """The first and last kept timestamp (the chart must have ``size`` > 0)."""
+        if self.kept is None:
+            return int(self.times[0]), int(self.times[-1])
+        first = int(np.argmax(self.kept))
+        last = len(self.kept) - 1 - int(np.argmax(self.kept[::-1]))
+        return int(self.times[first]), int(self.times[last])
+
+    def count(self, edges: np.ndarray) -> np.ndarray:
+        """Kept events per bucket [edges[i], edges[i+1])."""
+        at = np.searchsorted(self.times, edges, side="left")
+        if self.kept is None:
+            return np.diff(at)
+        if self._sums is None:
+            self._sums = np.concatenate(([0], np.cumsum(self.kept, dtype=np.int64)))
+        return np.diff(self._sums[at])
 
 
 def _edges(lo: int, hi: int, unit: str, tz: tzinfo | None) -> np.ndarray:
@@ -142,8 +155,9 @@ def _edges(lo: int, hi: int, unit: str, tz: tzinfo | None) -> np.ndarray:
 class Timeline(QWidget):
     """Bar chart of event counts over time; drag to pick a time range, double-click to clear it.
 
-    ``set_data`` takes the created_at values of the rows currently shown and ``set_range`` the
-    active Time filter. The chart spans the data, widened to the filter's bounds so a "last 7
+    ``set_data`` takes the created_at values of the rows currently shown (the window passes its
+    frame's and the filter mask to ``set_shown`` instead) and ``set_range`` the active Time
+    filter. The chart spans the data, widened to the filter's bounds so a "last 7
     days" filter shows all seven days even when some are empty.
     """
 
@@ -159,7 +173,7 @@ class Timeline(QWidget):
         self.setMouseTracking(True)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self._tz: tzinfo | None = UTC
-        self._data = np.empty(0, dtype=np.int64)
+        self._shown = _Shown(np.empty(0, dtype=np.int64))
         self._range: tuple[int | None, int | None] | None = None
         self._range_given: tuple[datetime | None, datetime | None] | None = None
         self._edges = np.empty(0, dtype=np.int64)
@@ -176,7 +190,20 @@ class Timeline(QWidget):
 
         ``tz=None`` buckets by the system's local zone.
         """
-        self._data = _to_ns_array(created_at)
+        self._shown = _Shown(np.sort(_to_ns_array(created_at)))
+        self._tz = tz
+        self._rebin()
+
+    def set_shown(
+        self, newest_first: np.ndarray, kept: np.ndarray | None, tz: tzinfo | None
+    ) -> None:
+        """Show the events of a frame (its created_at, newest first, as the frame keeps them)
+        that the filter mask ``kept`` lets through (None: all), bucketed in ``tz``.
+
+        The window's way: no array of the shown timestamps is built per keystroke.
+        """
+        times = newest_first.astype("datetime64[ns]", copy=False).view(np.int64)[::-1]
+        self._shown = _Shown(times, None if kept is None else kept[::-1])
         self._tz = tz
         self._rebin()
 
@@ -206,7 +233,7 @@ class Timeline(QWidget):
 
     def total(self) -> int:
         """How many events the chart counts."""
-        return int(self._data.size)
+        return self._shown.size
 
     def tooltip_at(self, pos: QPoint | QPointF) -> str:
         """The hover text for a point, e.g. ``"2026-11-02: 1,234 events"``; empty off the bars."""
@@ -229,13 +256,13 @@ class Timeline(QWidget):
 
     # ------------------------------------------------------------------------------- binning
     def _rebin(self) -> None:
-        data = self._data
-        if data.size == 0:
+        shown = self._shown
+        if shown.size == 0:
             self._edges = np.empty(0, dtype=np.int64)
             self._counts = np.empty(0, dtype=np.int64)
             self._unit = None
         else:
-            lo, hi = int(data.min()), int(data.max())
+            lo, hi = shown.bounds()
             if self._range is not None:
                 start, end = self._range
                 if start is not None:
@@ -244,7 +271,7 @@ class Timeline(QWidget):
                     hi = max(hi, min(end - 1, hi + _MAX_RANGE_PADDING_NS))
             self._unit = _unit_for_span(hi - lo)
             self._edges = _edges(lo, hi, self._unit, self._tz)
-            self._counts = _count(data, self._edges)
+            self._counts = shown.count(self._edges)
         self._hover = -1
         self._press_x = self._drag_x = None
         self.setCursor(Qt.CursorShape.CrossCursor if self._unit else Qt.CursorShape.ArrowCursor)
