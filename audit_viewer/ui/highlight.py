@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPointF, Qt
+from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QPointF, Qt
 from PySide6.QtGui import QPainter, QPalette, QTextCharFormat, QTextLayout, QTextOption
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
@@ -24,6 +24,25 @@ _ITEM = QStyle.ControlElement.CE_ItemViewItem
 
 class HighlightDelegate(QStyledItemDelegate):
     """Paints matches of ``index.data(HighlightRole)`` with a highlighted background."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._formats: dict[int, QTextCharFormat] = {}
+
+    def _match_format(self, palette: QPalette) -> QTextCharFormat:
+        """The look of a match under ``palette``, made once per palette, not once per cell."""
+        key = palette.cacheKey()
+        match = self._formats.get(key)
+        if match is None:
+            match = QTextCharFormat()
+            match.setBackground(match_highlight_color(palette))
+            # The match colour is tuned against the palette's normal text colour (dark on
+            # amber, light on dimmed amber), so matches keep it even inside a selected row.
+            match.setForeground(palette.color(QPalette.ColorRole.Text))
+            if len(self._formats) > 8:  # palettes come and go with theme changes
+                self._formats.clear()
+            self._formats[key] = match
+        return match
 
     def paint(
         self,
@@ -56,11 +75,7 @@ class HighlightDelegate(QStyledItemDelegate):
             else QPalette.ColorGroup.Inactive
         )
         text_role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
-        match = QTextCharFormat()
-        match.setBackground(match_highlight_color(opt.palette))
-        # The match colour is tuned against the palette's normal text colour (dark on amber,
-        # light on dimmed amber), so matches keep it even inside a selected row.
-        match.setForeground(opt.palette.color(QPalette.ColorRole.Text))
+        match = self._match_format(opt.palette)
         ranges = []
         for found in pattern.finditer(shown):
             if found.end() > found.start():
