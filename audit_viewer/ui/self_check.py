@@ -159,7 +159,7 @@ class _SelfCheck:
                 detail = step()
             except CheckFailed as exc:
                 detail = str(exc)
-            except Exception as exc:  # a crash is what the check is for: report it, go on
+            except Exception as exc:  # a crash is what the check is for: it fails the step
                 detail = f"{type(exc).__name__}: {exc}"
             else:
                 self._line("PASS", what, detail)
