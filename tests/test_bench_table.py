@@ -48,5 +48,5 @@ def test_bench_table_measures_app_naive_and_floor_at_2000_events(tmp_path):
         "peak RSS (MB)",
     ):
         app, naive, floor = rows[operation][:3]
-        assert _number(app) > 0 and _number(naive) > 0 and _number(floor) > 0, operation
+        assert _number(app) > 0 and _number(naive) > 0 and _number(floor) >= 0, operation
     assert rows["sort by user_email"][0] != "—"  # hidden columns are sorted by the app too
