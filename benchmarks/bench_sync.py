@@ -97,11 +97,16 @@ def sandbox_process(events: int, seed: int, *, enforce_rate_limit: bool) -> Iter
     )
     process.start()
     try:
-        if not ours.poll(120):
-            raise RuntimeError("the sandbox server did not start within 120 s")
+        deadline = time.monotonic() + 120
+        while not ours.poll(0.2):
+            if not process.is_alive():
+                raise RuntimeError(f"the sandbox server process exited ({process.exitcode})")
+            if time.monotonic() > deadline:
+                raise RuntimeError("the sandbox server did not start within 120 s")
         yield Server(*ours.recv())
     finally:
-        ours.send("stop")
+        with suppress(OSError):  # it may be gone already
+            ours.send("stop")
         process.join(10)
         if process.is_alive():
             process.terminate()
