@@ -228,10 +228,9 @@ def insert_app(rows: list[EventRow], folder: Path) -> float:
     state = SyncState(PROFILE, plan=plan, current_range=plan[0])
     with CacheStore.open(path) as store:
         started = time.perf_counter()
-        for page in pages_of(rows):
-            store.commit_page(state, page)
+        new = sum(store.commit_page(state, page) for page in pages_of(rows))
         seconds = time.perf_counter() - started
-        assert store.count(PROFILE) == len({row.id for row in rows})
+        assert new == store.count(PROFILE) == len({row.id for row in rows}), "rows went missing"
     path.unlink()
     return seconds
 
