@@ -350,12 +350,15 @@ def cmd_export(args: argparse.Namespace) -> int:
     if isinstance(query, QueryError):
         raise CliError(f"Bad query: {query}")
     cache_url = args.cache
-    if cache_url is None and args.profile is not None:
-        try:
-            saved = config.load_profiles().get(args.profile)
-        except config.ConfigError as exc:
-            raise CliError(str(exc)) from None
-        cache_url = saved.cache if saved is not None else None
+    profile_name = args.profile
+    try:
+        if cache_url is None and profile_name is None:  # like sync: the default profile's
+            profile_name = config.default_profile_name()
+        if cache_url is None and profile_name is not None:
+            saved = config.load_profiles().get(profile_name)
+            cache_url = saved.cache if saved is not None else None
+    except config.ConfigError as exc:
+        raise CliError(str(exc)) from None
 
     from audit_viewer.cache import CacheError, CacheStore
     from audit_viewer.export import ExportCancelled, ExportError, write_csv
@@ -368,7 +371,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     def work(cancel: threading.Event) -> int:
         with CacheStore.open(cache_url) as cache:
-            profile = _export_profile(cache, args.profile)
+            # The default profile picks its own events when the cache has them; otherwise
+            # the cache's only profile, as without a default.
+            implied = profile_name if profile_name in cache.profiles() else None
+            profile = _export_profile(cache, args.profile or implied)
             now = datetime.now(UTC)  # one `now` for every chunk: relative spans stay consistent
             frames = (
                 chunk if query.is_empty else chunk[query.mask(chunk, now)]

@@ -248,6 +248,23 @@ def test_export_with_several_profiles_lists_them_and_stops(
     assert code == cli.EXIT_USAGE and "beta" in one_line(err)
 
 
+def test_export_without_options_uses_the_default_profile_and_its_cache(
+    synced: Synced, synced_cache: str, tmp_path: Path, capsys
+) -> None:
+    # A team's shared archive: the default profile names a cache elsewhere, which also holds
+    # another tenant. Plain `export` takes the default profile's events from it.
+    from audit_viewer.cache import CacheStore
+    from audit_viewer.events import normalize_event
+
+    with CacheStore.open(synced_cache) as store:
+        store.upsert_events("beta", [normalize_event(e) for e in synced.server.all_events()[:7]])
+    config.save_profile(config.Profile(name="beta", cache=synced_cache))
+    config.set_default_profile("beta")
+    target = tmp_path / "out.csv"
+    code, _, err = run(capsys, "export", "-o", str(target))
+    assert (code, err) == (0, f"Exported 7 events to {target}\n")
+
+
 def test_export_from_an_empty_or_missing_cache_says_so(tmp_path: Path, capsys) -> None:
     from audit_viewer.cache import CacheStore
 
