@@ -538,51 +538,38 @@ class CacheStore:
         if not unique:
             return 0
         seen_at = time.time_ns() // 1000
+        # In the order of the schema's columns. DO NOTHING keeps the first stored copy of an
+        # event (and its first_seen_at).
+        values = [
+            (
+                profile,
+                row.id,
+                to_micros(row.created_at),
+                row.user,
+                row.user_name,
+                row.user_email,
+                row.actor_type,
+                row.action,
+                row.description,
+                row.raw,
+                seen_at,
+            )
+            for row in unique.values()
+        ]
         if conn.dialect.name == "sqlite":
             # A sync's hot path: one prepared statement over plain tuples. SQLAlchemy's
             # executemany builds a dict per row and compiles a multi-row INSERT ... RETURNING,
             # which halved the insert rate (benchmarks/bench_sync.py). DO NOTHING changes no
             # row, and the sqlite3 module sums the rows changed, so rowcount counts the new ones.
-            values = [
-                (
-                    profile,
-                    row.id,
-                    to_micros(row.created_at),
-                    row.user,
-                    row.user_name,
-                    row.user_email,
-                    row.actor_type,
-                    row.action,
-                    row.description,
-                    row.raw,
-                    seen_at,
-                )
-                for row in unique.values()
-            ]
             return conn.exec_driver_sql(_SQLITE_UPSERT, values).rowcount
-        records = [
-            {
-                "profile": profile,
-                "id": row.id,
-                "created_at": to_micros(row.created_at),
-                "user": row.user,
-                "user_name": row.user_name,
-                "user_email": row.user_email,
-                "actor_type": row.actor_type,
-                "action": row.action,
-                "description": row.description,
-                "raw": row.raw,
-                "first_seen_at": seen_at,
-            }
-            for row in unique.values()
-        ]
-        # DO NOTHING keeps the first stored copy (and its first_seen_at); RETURNING yields only
-        # the rows actually inserted, which is the exact count of new events on both backends.
+        # RETURNING yields only the rows actually inserted: the exact count of new events.
+        names = [column.name for column in events.columns]
         statement = (
             self._insert(events)
             .on_conflict_do_nothing(index_elements=["profile", "id"])
             .returning(events.c.id)
         )
+        records = [dict(zip(names, value, strict=True)) for value in values]
         return len(conn.execute(statement, records).all())
 
     def _put_state(self, conn: sa.Connection, state: SyncState) -> None:
