@@ -26,6 +26,7 @@ import http.client
 import json
 import math
 import multiprocessing
+import os
 import re
 import sqlite3
 import statistics
@@ -318,6 +319,7 @@ def main(argv: list[str] | None = None) -> None:
     def rate(count: int, seconds: float) -> str:
         return f"{count / seconds:,.0f}/s"
 
+    load = os.getloadavg()[0]  # other work on the machine moves every figure; say how much
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
 
@@ -371,7 +373,11 @@ def main(argv: list[str] | None = None) -> None:
         )
 
     print()
-    print(f"{n:,} events, seed {args.seed}; medians; a sync's floor is the server alone")
+    load = max(load, os.getloadavg()[0])
+    print(
+        f"{n:,} events, seed {args.seed}; medians; a sync's floor is the server alone; "
+        f"load average up to {load:.1f} on {os.cpu_count()} cores"
+    )
     widths = [max(len(row[i]) for row in rows_out) for i in range(4)]
     header = ("step", "app", "floor", "app/floor")
     widths = [max(w, len(h)) for w, h in zip(widths, header, strict=True)]
