@@ -47,6 +47,7 @@ SEARCHES = {
     "negation": "-ignored",
 }
 TYPED = "ignored"
+PREFIXES = range(1, len(TYPED) + 1)  # "i", "ig", ... "ignored"
 #: Column filters as the filter row sets them: (label, column key, value).
 COLUMN_FILTERS = [
     ("filter User", "user", "alice"),
@@ -54,6 +55,16 @@ COLUMN_FILTERS = [
     ("filter Description", "description", "reason"),
 ]
 SORT_KEYS = ["created_at", "user", "action", "description", "id", "actor_type", "user_email"]
+
+
+def typing_results(runs: list[list[float]]) -> dict[str, float]:
+    """Medians over runs of typing TYPED key by key: the first key starts a new search, every
+    later one extends the last (the case the engine can narrow)."""
+    return {
+        f"typing '{TYPED}': 1st key": median_of([keys[0] for keys in runs]),
+        f"typing '{TYPED}': worst next key": median_of([max(keys[1:]) for keys in runs]),
+        f"typing '{TYPED}': all keys": median_of([sum(keys) for keys in runs]),
+    }
 
 
 def rare_word(path: Path) -> str:
@@ -154,17 +165,11 @@ def run_app(path: Path, repeat: int, searches: dict[str, str]) -> dict[str, floa
             times.append(painted(lambda text=text: window.search_bar.set_query(text)))
         results[f"search: {label}"] = median_of(times)
 
-    worst, total = [], []
-    for _ in range(repeat):
+    def typed() -> list[float]:
         reset()
-        keys = [
-            painted(lambda n=n: window.search_bar.set_query(TYPED[:n]))
-            for n in range(1, len(TYPED) + 1)
-        ]
-        worst.append(max(keys))
-        total.append(sum(keys))
-    results[f"typing '{TYPED}': worst key"] = median_of(worst)
-    results[f"typing '{TYPED}': all keys"] = median_of(total)
+        return [painted(lambda n=n: window.search_bar.set_query(TYPED[:n])) for n in PREFIXES]
+
+    results.update(typing_results([typed() for _ in range(repeat)]))
 
     for label, key, value in COLUMN_FILTERS:
         column = model.column_of(key)
@@ -300,14 +305,11 @@ def run_naive(path: Path, repeat: int, searches: dict[str, str]) -> dict[str, fl
             times.append(painted(action))
         results[f"search: {label}"] = median_of(times)
 
-    worst, total = [], []
-    for _ in range(repeat):
+    def typed() -> list[float]:
         reset()
-        keys = [painted(fixed(TYPED[:n])) for n in range(1, len(TYPED) + 1)]
-        worst.append(max(keys))
-        total.append(sum(keys))
-    results[f"typing '{TYPED}': worst key"] = median_of(worst)
-    results[f"typing '{TYPED}': all keys"] = median_of(total)
+        return [painted(fixed(TYPED[:n])) for n in PREFIXES]
+
+    results.update(typing_results([typed() for _ in range(repeat)]))
 
     filters = {
         "filter User": fixed("alice", 1),
@@ -399,14 +401,12 @@ def run_floor(path: Path, repeat: int, searches: dict[str, str]) -> dict[str, fl
 
     for label, text in searches.items():
         results[f"search: {label}"] = median_cold(lambda text=text: FilterSet(search=text))
-    worst, total = [], []
-    for _ in range(repeat):
+
+    def typed() -> list[float]:
         forget()
-        keys = [timed(lambda n=n: shown(FilterSet(search=TYPED[:n]))) for n in range(1, 8)]
-        worst.append(max(keys))
-        total.append(sum(keys))
-    results[f"typing '{TYPED}': worst key"] = median_of(worst)
-    results[f"typing '{TYPED}': all keys"] = median_of(total)
+        return [timed(lambda n=n: shown(FilterSet(search=TYPED[:n]))) for n in PREFIXES]
+
+    results.update(typing_results([typed() for _ in range(repeat)]))
     for label, key, value in COLUMN_FILTERS:
         if key == "action":
             results[label] = median_cold(lambda v=value: FilterSet(actions=frozenset(v)))
@@ -434,7 +434,8 @@ TARGETS = {
     "search: rare word": 0.1,
     "search: qualifier": 0.1,
     "search: negation": 0.1,
-    f"typing '{TYPED}': worst key": 0.1,
+    f"typing '{TYPED}': 1st key": 0.1,
+    f"typing '{TYPED}': worst next key": 0.03,
     "filter User": 0.05,
     "filter Action": 0.05,
     "clear all filters": 0.05,
