@@ -489,8 +489,13 @@ def _present_bytes(values: pa.ChunkedArray) -> np.ndarray:
 
 
 def _literal_hits(haystack: pl.Series, key: str) -> np.ndarray:
-    """Rows of the lowercased ``haystack`` containing the lowercase ``key`` (nulls: False)."""
-    found = haystack.str.contains(key, literal=True).fill_null(False)
+    """Rows of the lowercased ``haystack`` containing the lowercase ``key`` (nulls: False).
+
+    As an expression over a one-column frame, polars scans the column's chunks on all cores
+    (the loaded column keeps the cache read's chunks); the Series method uses one.
+    """
+    test = pl.first().str.contains(key, literal=True).fill_null(False)
+    found = haystack.to_frame().select(test).to_series()
     return found.to_numpy().astype(bool, copy=False)
 
 
