@@ -44,7 +44,8 @@ from urllib.parse import urlencode, urlsplit
 from audit_viewer.api import PlatformClient
 from audit_viewer.api.client import LIST_PATH, LOGIN_PATH, MAX_PAGE_SIZE
 from audit_viewer.cache import CacheStore, SyncState
-from audit_viewer.cache.schema import EPOCH, to_micros
+from audit_viewer.cache.schema import EPOCH, events
+from audit_viewer.cache.store import event_values
 from audit_viewer.events import EventRow, format_timestamp, normalize_event
 from audit_viewer.sandbox import Faults, SandboxServer
 from audit_viewer.sync import SyncEngine
@@ -53,19 +54,7 @@ PROFILE = "bench"
 INSERT_PAGE = 1000  # rows per transaction, as a sync with the contract's biggest page commits
 RETENTION = timedelta(days=90)
 DAY = timedelta(days=1)
-_COLUMNS = (
-    "profile",
-    "id",
-    "created_at",
-    "user",
-    "user_name",
-    "user_email",
-    "actor_type",
-    "action",
-    "description",
-    "raw",
-    "first_seen_at",
-)
+_COLUMNS = tuple(column.name for column in events.columns)  # the schema's order
 # The last page's cursor is null; any other page ends with {"count":N,"after":"<cursor>"}}.
 _TAIL = re.compile(rb'"count":(\d+),"after":(?:null|"([^"]*)")\}\}$')
 
@@ -237,23 +226,7 @@ def insert_app(rows: list[EventRow], folder: Path) -> float:
 
 
 def floor_tuples(rows: list[EventRow]) -> list[tuple[object, ...]]:
-    seen_at = time.time_ns() // 1000
-    return [
-        (
-            PROFILE,
-            row.id,
-            to_micros(row.created_at),
-            row.user,
-            row.user_name,
-            row.user_email,
-            row.actor_type,
-            row.action,
-            row.description,
-            row.raw,
-            seen_at,
-        )
-        for row in rows
-    ]
+    return event_values(PROFILE, rows, time.time_ns() // 1000)
 
 
 def insert_floor(values: list[tuple[object, ...]], folder: Path) -> float:

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
-BENCH = Path(__file__).parent.parent / "benchmarks" / "bench_cache.py"
+from benchmark_run import run_benchmark
 
 
 def test_bench_cache_prints_every_load_against_both_floors():
-    done = subprocess.run(
-        [sys.executable, str(BENCH), "--events", "2000", "--runs", "1"],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    title, header, _rule, *lines = done.stdout.split("\n\n")[-1].splitlines()
+    stdout = run_benchmark("bench_cache", "--events", "2000", "--runs", "1", timeout=240)
+    title, header, _rule, *lines = stdout.split("\n\n")[-1].splitlines()
     assert title.startswith("2,000 events, seed 0; medians of 1 runs;")
     assert header.split() == [
         "step", "app", "pd.read_sql", "app/read_sql", "sqlite3", "fetchall", "app/fetchall"

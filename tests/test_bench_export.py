@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
-
-BENCH = Path(__file__).parent.parent / "benchmarks" / "bench_export.py"
+from benchmark_run import run_benchmark
 
 
 @pytest.mark.slow  # four fresh processes, each importing the app: about 15 s
 def test_bench_export_prints_all_and_filtered_with_floor_ratio_and_memory():
-    done = subprocess.run(
-        [sys.executable, str(BENCH), "--events", "2000", "--runs", "1"],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    title, header, _rule, *lines = done.stdout.split("\n\n")[-1].splitlines()
+    stdout = run_benchmark("bench_export", "--events", "2000", "--runs", "1", timeout=240)
+    title, header, _rule, *lines = stdout.split("\n\n")[-1].splitlines()
     assert title.startswith("2,000 events, seed 0; medians of 1 runs;")
     assert header.split()[:4] == ["step", "app", "floor", "app/floor"]
     assert [line.split(":")[0] for line in lines] == ["Save as CSV, all", "Save as CSV, filtered"]

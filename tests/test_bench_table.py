@@ -5,13 +5,9 @@ No timing is asserted (this machine is shared); only that each part ran and prin
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
+from benchmark_run import run_benchmark
 
-BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_table.py"
 LABEL_WIDTH = 34  # the width bench_table.py prints the operation names in
 
 
@@ -21,11 +17,9 @@ def _number(text: str) -> float:
 
 @pytest.mark.slow
 def test_bench_table_measures_app_naive_and_floor_at_2000_events(tmp_path):
-    command = [sys.executable, str(BENCH), "--events", "2000", "--repeat", "1"]
-    command += ["--cache", str(tmp_path / "cache.sqlite3")]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
+    cache = str(tmp_path / "cache.sqlite3")
+    stdout = run_benchmark("bench_table", "--events", "2000", "--repeat", "1", "--cache", cache)
+    lines = stdout.splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("operation"))
     assert lines[header].split() == [
         "operation", "app", "naive", "floor", "naive/app", "app/floor", "target", "met",

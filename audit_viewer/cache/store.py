@@ -537,25 +537,8 @@ class CacheStore:
             unique.setdefault(row.id, row)
         if not unique:
             return 0
-        seen_at = time.time_ns() // 1000
-        # In the order of the schema's columns. DO NOTHING keeps the first stored copy of an
-        # event (and its first_seen_at).
-        values = [
-            (
-                profile,
-                row.id,
-                to_micros(row.created_at),
-                row.user,
-                row.user_name,
-                row.user_email,
-                row.actor_type,
-                row.action,
-                row.description,
-                row.raw,
-                seen_at,
-            )
-            for row in unique.values()
-        ]
+        # DO NOTHING keeps the first stored copy of an event (and its first_seen_at).
+        values = event_values(profile, unique.values(), time.time_ns() // 1000)
         if conn.dialect.name == "sqlite":
             # A sync's hot path: one prepared statement over plain tuples. SQLAlchemy's
             # executemany builds a dict per row and compiles a multi-row INSERT ... RETURNING,
@@ -585,6 +568,26 @@ class CacheStore:
             "last_error": state.last_error,
         }
         conn.execute(_state_upsert(self._insert), {"profile": state.profile, **values})
+
+
+def event_values(profile: str, rows: Iterable[EventRow], seen_at: int) -> list[tuple[object, ...]]:
+    """Rows as the events table stores them, in the order of its columns (an insert's values)."""
+    return [
+        (
+            profile,
+            row.id,
+            to_micros(row.created_at),
+            row.user,
+            row.user_name,
+            row.user_email,
+            row.actor_type,
+            row.action,
+            row.description,
+            row.raw,
+            seen_at,
+        )
+        for row in rows
+    ]
 
 
 def _fetch_table(conn: sa.Connection, query: sa.Select[Any]) -> pa.Table:
