@@ -133,13 +133,7 @@ def _ranked_order(text: pa.Array | pa.ChunkedArray, ascending: bool) -> np.ndarr
     """
     if isinstance(text, pa.Array):
         text = pa.chunked_array([text])
-    # Chunk by chunk, one dictionary for all: combining the chunks would copy the column.
-    encoded = pc.dictionary_encode(text).unify_dictionaries()
-    dictionary = encoded.chunks[0].dictionary
-    missing = len(dictionary)  # the index of "no value": ranked after every value below
-    indices = np.concatenate(
-        [np.asarray(pc.fill_null(c.indices, missing), np.int32) for c in encoded.chunks]
-    )
+    dictionary, indices = dictionary_codes(text)
     lowered = pc.utf8_lower(dictionary)
     ranks = np.asarray(pc.rank(lowered, sort_keys="ascending", tiebreaker="dense"), np.int64)
     last = len(lowered) + 1  # above every rank: missing values go last in both directions
@@ -148,6 +142,22 @@ def _ranked_order(text: pa.Array | pa.ChunkedArray, ascending: bool) -> np.ndarr
     per_value = np.append(ranks, last).astype(np.uint16 if last < 2**16 else np.uint32)
     keys = per_value[indices]
     return np.argsort(keys, kind="stable").astype(np.int64, copy=False)
+
+
+def dictionary_codes(values: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
+    """The distinct values of a non-empty column, and each row's index into them (int32; a
+    missing value gets ``len(dictionary)``, one past the last).
+
+    Encoded chunk by chunk against one dictionary: combining the chunks first would copy the
+    whole column only to throw the copy away.
+    """
+    encoded = pc.dictionary_encode(values).unify_dictionaries()
+    dictionary = encoded.chunks[0].dictionary
+    missing = len(dictionary)
+    indices = np.concatenate(
+        [np.asarray(pc.fill_null(chunk.indices, missing), np.int32) for chunk in encoded.chunks]
+    )
+    return dictionary, indices
 
 
 def take_chunks(df: pd.DataFrame, order: np.ndarray, chunk_size: int) -> Iterator[pd.DataFrame]:

@@ -36,7 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from audit_viewer.events import ACTOR_TYPES, FRAME_COLUMNS
-from audit_viewer.frame import extra_field_values
+from audit_viewer.frame import dictionary_codes, extra_field_values
 
 #: Columns a bare word searches when the caller does not narrow it (``user_name`` is included
 #: because the display string ``user`` shows the email when both are known).
@@ -425,14 +425,7 @@ class _Kept:
         if encode and len(values) >= self.ENCODE_FROM_ROWS:
             sample = values.slice(0, 10_000)
             if pc.count_distinct(sample).as_py() < len(sample) // 5:
-                # Chunk by chunk (Arrow shares one dictionary across them): combining the
-                # chunks first would copy the whole column just to throw the copy away.
-                encoded = pc.dictionary_encode(values).unify_dictionaries()
-                self.dictionary = encoded.chunks[0].dictionary
-                missing = len(self.dictionary)
-                self.indices = np.concatenate(
-                    [np.asarray(pc.fill_null(c.indices, missing), np.int32) for c in encoded.chunks]
-                )
+                self.dictionary, self.indices = dictionary_codes(values)
 
     def remember(self, key: str, hits: np.ndarray) -> None:
         hits.flags.writeable = False  # shared by later calls: nobody may change it
