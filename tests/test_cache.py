@@ -162,8 +162,11 @@ def test_frames_keep_the_extra_fields_and_the_cache_the_whole_json(cache_url):
     assert extras["ip_address"] == "10.0.0.9"
     assert extras["metadata"] == {"bytes": 2**63 + 1, "ratio": 7.0}
     assert whole == row.raw  # the text as it was stored, byte for byte
+    assert store.frames_hold_whole_json == (not cache_url.startswith("sqlite"))
     if cache_url.startswith("sqlite"):  # the file's frames drop what the columns already hold
         assert set(extras) == {"ip_address", "metadata"}
+    else:
+        assert extras == json.loads(row.raw)
 
 
 def test_profiles_count_and_purge_are_per_profile(cache_url):

@@ -425,6 +425,12 @@ class CacheStore:
         )
         return frame_from_arrow(self._read_table(query))
 
+    @property
+    def frames_hold_whole_json(self) -> bool:
+        """Whether a frame's ``raw`` is each event's whole JSON; an SQLite file's frames hold
+        only the extra fields, and :meth:`event_json` has the rest."""
+        return self._arrow_uri is None
+
     def event_json(self, profile: str, event_id: str) -> str | None:
         """The whole JSON the platform sent for one event (None: not cached).
 

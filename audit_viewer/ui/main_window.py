@@ -995,9 +995,10 @@ class MainWindow(QMainWindow):
         self.detail.show_record(record, self.tz)
 
     def _event_json(self, record: dict[str, object]) -> object:
-        """The event's whole JSON from the cache: frames loaded from SQLite carry only its
-        extra fields, and the detail pane shows and copies the event as it arrived."""
-        if self._profile_name is None:
+        """The event's whole JSON: frames loaded from SQLite carry only its extra fields, and
+        the detail pane shows and copies the event as it arrived. Other caches' frames have it
+        already, so moving through rows costs them no query."""
+        if self._profile_name is None or self._store.frames_hold_whole_json:
             return record["raw"]
         try:
             stored = self._store.event_json(self._profile_name, str(record["id"]))
