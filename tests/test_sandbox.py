@@ -339,3 +339,16 @@ def test_serve_forever_runs_until_stopped(http):
         server.stop()
         runner.join(timeout=10)
     assert not runner.is_alive()
+
+
+def test_raw_events_are_spliced_verbatim_into_every_ranges_first_page(http):
+    hostile = [b'{"id":"zero","created_at":"0001-01-01T00:00:00Z","action":"x\\u0000y"}', b"{}"]
+    with SandboxServer(events=50, faults=Faults(raw_events=hostile)) as server:
+        token = token_for(server, http)
+        first = get_list(server, http, token, limit=10)
+        assert first.content.startswith(b'{"data":[' + b",".join(hostile) + b",{")
+        data = first.json()["data"]
+        assert [e.get("id") for e in data[:2]] == ["zero", None] and len(data) == 12
+        after = first.json()["metadata"]["after"]
+        later = get_list(server, http, token, limit=10, after=after).json()["data"]
+        assert "zero" not in ids(later)

@@ -21,7 +21,7 @@ import time
 import zlib
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -72,6 +72,11 @@ class Faults:
     # Some pages start with the last event of the previous page again (as when events are
     # added while paging), so clients must deduplicate by id.
     repeat_across_pages: bool = False
+    # Hostile events: JSON texts, as bytes sent verbatim (invalid UTF-8, lone surrogate escapes,
+    # NUL escapes, absurd nesting, poisoned timestamps), spliced at the front of the ``data``
+    # array of every range's first page, whatever their ``created_at`` says. Repeats across
+    # ranges are harmless: clients deduplicate by id.
+    raw_events: list[bytes] = field(default_factory=list)
 
 
 @dataclass
@@ -98,6 +103,15 @@ class _Reply(Exception):
 
 def _json_bytes(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _splice_events(page: bytes, events: list[bytes]) -> bytes:
+    """``page`` (our own compact JSON, ``{"data":[...``) with ``events`` first in its data."""
+    head = b'{"data":['
+    assert page.startswith(head), "the page layout changed"
+    rest = page[len(head) :]
+    joined = b",".join(events)
+    return head + joined + (rest if rest.startswith(b"]") else b"," + rest)
 
 
 def encode_cursor(ms: int, event_id: str) -> str:
@@ -377,6 +391,8 @@ class SandboxServer:
                 body, content_type = _MALFORMED_BODY, "text/html"
             else:
                 body, content_type = _json_bytes(self._page(*query)), JSON_CONTENT_TYPE
+                if query[2] is None and self.faults.raw_events:
+                    body = _splice_events(body, self.faults.raw_events)
             delay = self.faults.slow_page_seconds
         if delay > 0:
             time.sleep(delay)
