@@ -3,7 +3,10 @@
 One contract for every consumer (see ``FRAME_COLUMNS``): text columns are pandas' pyarrow-backed
 ``string`` dtype (``id``, ``user``, ``actor_type``, ``action``, ``description`` and ``raw`` are
 never missing; ``user_name`` and ``user_email`` use ``pd.NA``), ``created_at`` is
-``datetime64[ns, UTC]``, rows are newest first with ties by id, and the index is a RangeIndex.
+``datetime64[us, UTC]``, rows are newest first with ties by id, and the index is a RangeIndex.
+Microseconds, not pandas' usual nanoseconds: they hold every time the cache can (years 1 to
+9999, as a poisoned event may say), where nanoseconds end in 1677 and 2262. ``flags`` names what
+is odd about an event (``audit_viewer.events.FLAGS``), "" for most.
 Arrow columns keep a million events in a few hundred megabytes and let sorting and filtering run
 in C instead of per row in Python.
 
@@ -31,12 +34,12 @@ import pyarrow.json as pj
 from audit_viewer.events import FRAME_COLUMNS, KNOWN_FIELDS, EventRow
 
 STRING_DTYPE = pd.StringDtype("pyarrow")
-TIME_DTYPE = pd.DatetimeTZDtype(unit="ns", tz="UTC")
+TIME_DTYPE = pd.DatetimeTZDtype(unit="us", tz="UTC")
 
 #: The Arrow layout of a frame; the cache builds record batches in it.
 ARROW_SCHEMA = pa.schema(
     [
-        (name, pa.timestamp("ns", tz="UTC") if name == "created_at" else pa.large_string())
+        (name, pa.timestamp("us", tz="UTC") if name == "created_at" else pa.large_string())
         for name in FRAME_COLUMNS
     ]
 )

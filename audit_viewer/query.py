@@ -9,7 +9,8 @@ precedence than the implicit AND, so ``a b OR c`` means ``(a AND b) OR c``)::
 
     term      := ["-"] (phrase | qualifier | word)
     phrase    := '"' characters, with \\" and \\\\ as escapes '"'
-    qualifier := name ":" (phrase | word)      name: user action description id actor after before
+    qualifier := name ":" (phrase | word)
+                 name: user action description id actor flag after before
 
 Words and phrases are case-insensitive substrings. ``after:`` is inclusive and ``before:``
 exclusive, so ``after:X before:Y`` is the half-open range [X, Y) like the Time filter.
@@ -35,7 +36,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from audit_viewer.events import ACTOR_TYPES, FRAME_COLUMNS
+from audit_viewer.events import ACTOR_TYPES, FLAGS, FRAME_COLUMNS
 from audit_viewer.frame import dictionary_codes, extra_field_values
 
 #: Columns a bare word searches when the caller does not narrow it (``user_name`` is included
@@ -56,7 +57,9 @@ _TEXT_QUALIFIERS: dict[str, tuple[str, ...]] = {
     "description": ("description",),
     "id": ("id",),
 }
-QUALIFIERS: tuple[str, ...] = (*_TEXT_QUALIFIERS, "actor", "after", "before")
+QUALIFIERS: tuple[str, ...] = (*_TEXT_QUALIFIERS, "actor", "flag", "after", "before")
+#: ``flag:any`` finds every flagged event; ``flag:NAME`` those with that flag.
+ANY_FLAG = "any"
 
 #: Presets of :attr:`FilterSet.time_preset`, each meaning "created within this span before now".
 TIME_PRESETS: dict[str, timedelta] = {
@@ -103,6 +106,13 @@ class ActorTest:
 
 
 @dataclass(frozen=True)
+class FlagTest:
+    """The event carries ``flag`` (a name of ``audit_viewer.events.FLAGS``, or any flag)."""
+
+    flag: str
+
+
+@dataclass(frozen=True)
 class TimeTest:
     """``created_at`` on or after / before an instant, or a span before ``now``."""
 
@@ -122,7 +132,7 @@ class TimeTest:
 
 @dataclass(frozen=True)
 class Term:
-    test: TextTest | ActorTest | TimeTest
+    test: TextTest | ActorTest | FlagTest | TimeTest
     negate: bool
     position: int
 
@@ -295,7 +305,7 @@ class _Parser:
             return value
         if not value:
             return QueryError(f"Missing value after '{name}:'", value_at)
-        test: TextTest | ActorTest | TimeTest | QueryError
+        test: TextTest | ActorTest | FlagTest | TimeTest | QueryError
         if key in _TEXT_QUALIFIERS:
             test = TextTest(_TEXT_QUALIFIERS[key], value)
         elif key == "actor":
@@ -304,6 +314,13 @@ class _Parser:
                 test = ActorTest(actor)
             else:
                 test = QueryError(f"Unknown actor '{value}' (use user, scm or system)", value_at)
+        elif key == "flag":
+            flag = value.lower()
+            if flag in FLAGS or flag == ANY_FLAG:
+                test = FlagTest(flag)
+            else:
+                names = ", ".join((*FLAGS, ANY_FLAG))
+                test = QueryError(f"Unknown flag '{value}' (use {names})", value_at)
         else:
             test = _time_test(key, value, value_at)
         if isinstance(test, QueryError):
@@ -359,7 +376,7 @@ def _cost(term: Term) -> int:
 
 
 def _evaluate(
-    test: TextTest | ActorTest | TimeTest,
+    test: TextTest | ActorTest | FlagTest | TimeTest,
     df: pd.DataFrame,
     now: datetime,
     within: np.ndarray | None = None,
@@ -380,6 +397,14 @@ def _evaluate(
         if "actor_type" not in df.columns:
             return np.zeros(len(df), dtype=bool)
         return _column(df["actor_type"]).equals(test.actor)
+    if isinstance(test, FlagTest):
+        if "flags" not in df.columns:
+            return np.zeros(len(df), dtype=bool)
+        flags = _column(df["flags"])
+        if test.flag == ANY_FLAG:
+            return ~flags.equals("")
+        # Flag names are whole words of the space-separated column, none a part of another.
+        return flags.contains(test.flag, within)
     return _time_mask(df, test.op, test.bound(now))
 
 

@@ -26,10 +26,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from audit_viewer.api import MalformedResponseError, Page, PlatformClient
-from audit_viewer.cache import CacheError, CacheStore, SyncState
+from audit_viewer.api import Page, PlatformClient
+from audit_viewer.cache import CacheError, CacheStore, RejectedEvent, SyncState
 from audit_viewer.cache.schema import EPOCH
-from audit_viewer.events import EventRow, InvalidEventError, normalize_event
+from audit_viewer.events import EventRow, InvalidEventError, normalize_event, raw_json
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,9 @@ class SyncResult:
     elapsed: float  # seconds
     cancelled: bool
     purged: int = 0  # events deleted locally by keep_days
+    # Distinct entries of ``data`` that are no storable event (kept aside, see the cache).
+    rejected: int = 0
+    flagged: int = 0  # distinct events received with a flag (implausible time, odd text)
 
 
 class SyncCancelled(Exception):
@@ -140,6 +143,13 @@ class SyncEngine:
             run.pages,
             total,
         )
+        if run.rejected:
+            log.warning(
+                "Sync of %s: kept aside %d received entries that are no storable event "
+                "(see the log above for each)",
+                self.profile,
+                len(run.rejected),
+            )
         return SyncResult(
             new_events=run.new_events,
             total_cached=total,
@@ -147,6 +157,8 @@ class SyncEngine:
             elapsed=time.monotonic() - started,
             cancelled=cancelled,
             purged=purged,
+            rejected=len(run.rejected),
+            flagged=len(run.flagged),
         )
 
     def _record_failure(self, state: SyncState | None, exc: Exception) -> None:
@@ -209,6 +221,8 @@ class _Run:
         self.pages = 0
         self.events = 0
         self.new_events = 0
+        self.rejected: set[str] = set()  # raw texts
+        self.flagged: set[str] = set()  # event ids
 
     def walk(self) -> bool:
         """Read every range of the plan not completed yet; True when cancelled."""
@@ -234,12 +248,14 @@ class _Run:
         """All pages of one range; the last page's commit marks it completed."""
         self._check_cancel()
         for page in self.engine._client.iter_pages(*rng):
-            rows = _page_rows(page)
-            self._commit(rng, rows, last=page.after is None)
+            rows, rejected = _page_rows(page, self.engine._now())
+            self._commit(rng, rows, rejected, last=page.after is None)
             if page.after is not None:
                 self._check_cancel()
 
-    def _commit(self, rng: Range, rows: list[EventRow], *, last: bool) -> None:
+    def _commit(
+        self, rng: Range, rows: list[EventRow], rejected: list[RejectedEvent], *, last: bool
+    ) -> None:
         assert self.state is not None
         state = self.state
         if last:
@@ -251,11 +267,16 @@ class _Run:
         else:
             state = replace(state, current_range=rng)
         total_ranges = len(self.state.plan)
-        new = self.engine._store.commit_page(state, rows)
+        new = self.engine._store.commit_page(state, rows, rejected)
         self.state = state
         self.pages += 1
         self.events += len(rows)
         self.new_events += new
+        for item in rejected:
+            if item.raw not in self.rejected:  # servers may repeat it in every range
+                log.warning("Kept aside an entry the platform sent: %s", item.reason)
+                self.rejected.add(item.raw)
+        self.flagged.update(row.id for row in rows if row.flags)
         if self.progress is not None:
             done = total_ranges if not state.plan else len(state.completed_ranges)
             report = SyncProgress(
@@ -282,12 +303,20 @@ def _closed(state: SyncState) -> SyncState:
     return replace(state, high_water_mark=mark, plan=(), completed_ranges=(), current_range=None)
 
 
-def _page_rows(page: Page) -> list[EventRow]:
-    """The page's events as rows; one unusable event makes the whole page malformed."""
-    try:
-        return [normalize_event(event) for event in page.events]
-    except InvalidEventError as exc:
-        raise MalformedResponseError(
-            f"The platform sent an audit event the app cannot store ({exc}). The sync stopped; "
-            "everything stored before this page was kept."
-        ) from exc
+def _page_rows(page: Page, received: datetime) -> tuple[list[EventRow], list[RejectedEvent]]:
+    """The page's events as rows, and what of ``data`` is no storable event (kept aside).
+
+    One bad entry never stops the sync: it is logged, kept as received, and the rest is stored.
+    """
+    rows: list[EventRow] = []
+    rejected: list[RejectedEvent] = []
+    for event in page.events:
+        try:
+            rows.append(normalize_event(event, received))
+        except InvalidEventError as exc:
+            try:
+                text = raw_json(event)
+            except InvalidEventError:
+                text = '"(nested too deeply to keep)"'
+            rejected.append(RejectedEvent(received, str(exc), text))
+    return rows, rejected

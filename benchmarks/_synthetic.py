@@ -192,13 +192,14 @@ def synthetic_frame(n: int, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "id": text(ids),
-            "created_at": pd.Series(created.cast(pa.timestamp("ns", tz="UTC")).to_pandas()),
+            "created_at": pd.Series(created.cast(pa.timestamp("us", tz="UTC")).to_pandas()),
             "user": text(user),
             "user_name": text(user_name),
             "user_email": text(user_email),
             "actor_type": text(actor_text),
             "action": text(action),
             "description": text(description),
+            "flags": text(pa.array([""] * n, pa.large_string())),
             "raw": text(raw),
         }
     )
@@ -215,7 +216,7 @@ def write_cache(path: Path, frame: pd.DataFrame, profile: str = "bench") -> None
     created = frame["created_at"].dt.to_pydatetime()
     with CacheStore.open(path) as store:
         for event_id, when, *rest in zip(columns[0], created, *columns[1:], strict=True):
-            user, user_name, user_email, actor_type, action, description, raw = rest
+            user, user_name, user_email, actor_type, action, description, _flags, raw = rest
             row = (event_id, when, user, _none(user_name), _none(user_email), actor_type)
             batch.append(EventRow(*row, action, description, raw))
             if len(batch) == 10_000:

@@ -215,7 +215,7 @@ def test_migrations_build_exactly_the_schema_the_code_uses(cache_url):
             versions = conn.execute(sa.text("SELECT version_num FROM alembic_version")).all()
     finally:
         engine.dispose()
-    assert versions == [("0001",)]
+    assert versions == [("0002",)]
 
 
 def test_empty_file_becomes_a_cache_in_wal_mode(tmp_path):

@@ -53,6 +53,7 @@ def record_of(**raw_fields) -> dict:
         "actor_type": row.actor_type,
         "action": row.action,
         "description": row.description,
+        "flags": row.flags,
         "raw": row.raw,
     }
 
@@ -101,6 +102,16 @@ def links(pane: DetailPane) -> list[tuple[str, str]]:
                 found.append((fragment.text(), fragment.charFormat().anchorHref()))
         block = block.next()
     return found
+
+
+def test_a_flagged_event_says_why_in_a_flags_row(pane: DetailPane) -> None:
+    pane.show_record(record_of(created_at="1970-01-01T00:00:00Z", user_name="a\u0000b"), BERLIN)
+    rows = dict(table_rows(pane, FIELDS_TABLE))
+    assert [line.split(":")[0] for line in rows["Flags"].splitlines()] == [
+        "Flagged time",
+        "Flagged text",
+    ]
+    assert list(rows)[-2:] == ["Flags", "ID"]
 
 
 def test_starts_empty_with_a_hint(pane: DetailPane) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -9,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
-from audit_viewer.api import MalformedResponseError, PermissionDeniedError, PlatformClient
+from audit_viewer.api import PermissionDeniedError, PlatformClient
 from audit_viewer.cache import CacheStore, SyncState
 from audit_viewer.events import normalize_event, parse_timestamp
 from audit_viewer.sandbox import SandboxServer
@@ -266,25 +267,26 @@ def test_a_progress_callback_may_cancel_by_raising(server, client, store):
     assert store.sync_state(PROFILE).last_outcome == "cancelled"
 
 
-def test_a_page_with_an_invalid_event_stores_nothing_of_that_page(server, client, store):
+def test_an_event_that_cannot_be_stored_is_kept_aside_and_the_rest_of_its_page_stored(
+    server, client, store
+):
     engine = SyncEngine(client, store, PROFILE, chunk=timedelta(days=30))
     engine.run()
-    before = store.count(PROFILE)
     mark = store.sync_state(PROFILE).high_water_mark
     good = server.make_event(datetime.now(UTC) - timedelta(seconds=30))
     broken = server.make_event(datetime.now(UTC) - timedelta(seconds=20), id="")
     server.add_events([good, broken])
 
-    with pytest.raises(MalformedResponseError) as caught:
-        engine.run()
+    result = engine.run()
 
-    assert "cannot store" in str(caught.value)
-    assert store.count(PROFILE) == before
-    assert good["id"] not in cached_ids(store)
+    assert result.rejected == 1 and result.new_events == 1
+    assert cached_ids(store) == server_ids(server) - {""}
+    [kept] = store.rejected(PROFILE)
+    assert kept.reason == "event without an id"
+    assert json.loads(kept.raw) == broken  # as received
     state = store.sync_state(PROFILE)
-    assert state.last_outcome == "failed"
-    assert state.last_error == str(caught.value)
-    assert state.high_water_mark == mark
+    assert state.last_outcome == "ok"
+    assert state.high_water_mark > mark
 
 
 def test_platform_errors_are_recorded_for_the_status_line(server, client, store):

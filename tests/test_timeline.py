@@ -18,8 +18,8 @@ BERLIN = ZoneInfo("Europe/Berlin")
 
 
 def stamps(*texts: str) -> np.ndarray:
-    """UTC ISO strings -> the datetime64[ns] array the main window passes."""
-    return np.array([np.datetime64(t.rstrip("Z"), "ns") for t in texts])
+    """UTC ISO strings -> the datetime64[us] array the main window passes."""
+    return np.array([np.datetime64(t.rstrip("Z"), "us") for t in texts])
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from audit_viewer.cache.store import (
     CacheError,
     CacheStore,
     CacheTooNewError,
+    RejectedEvent,
     SyncState,
     resolve_cache_url,
 )
@@ -14,6 +15,7 @@ __all__ = [
     "CacheError",
     "CacheStore",
     "CacheTooNewError",
+    "RejectedEvent",
     "SyncState",
     "resolve_cache_url",
 ]

@@ -41,6 +41,8 @@ events = sa.Table(
     sa.Column("description", sa.Text, nullable=False),
     sa.Column("raw", sa.Text, nullable=False),
     sa.Column("first_seen_at", sa.BigInteger, nullable=False),  # epoch microseconds, UTC
+    # What is odd about the event (audit_viewer.events.FLAGS), space-separated; "" normally.
+    sa.Column("flags", sa.Text, nullable=False, server_default=""),
     sa.PrimaryKeyConstraint("profile", "created_at", "id", name="pk_events"),
     sa.UniqueConstraint("profile", "id", name="uq_events_profile_id"),
     sqlite_with_rowid=False,
@@ -62,6 +64,22 @@ sync_state = sa.Table(
     sa.Column("last_success_at", sa.BigInteger),
     sa.Column("last_outcome", sa.Text),
     sa.Column("last_error", sa.Text),
+)
+
+
+#: What a sync received but could not store as an event (no id, an unreadable time), kept as
+#: received (``raw``: the JSON text, surrogates escaped) with the reason, so nothing is lost.
+rejected_events = sa.Table(
+    "rejected_events",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("profile", sa.Text, nullable=False),
+    sa.Column("received_at", sa.BigInteger, nullable=False),  # epoch microseconds, UTC
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("raw", sa.Text, nullable=False),
+    # sha256 of raw: a server repeating the same broken entry in every page fills no table.
+    sa.Column("digest", sa.Text, nullable=False),
+    sa.UniqueConstraint("profile", "digest", name="uq_rejected_events_profile_digest"),
 )
 
 

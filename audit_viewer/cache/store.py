@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import hashlib
 import json
 import os
 import sqlite3
@@ -33,7 +34,13 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
-from audit_viewer.cache.schema import events, from_micros, sync_state, to_micros
+from audit_viewer.cache.schema import (
+    events,
+    from_micros,
+    rejected_events,
+    sync_state,
+    to_micros,
+)
 from audit_viewer.events import FRAME_COLUMNS, KNOWN_FIELDS, EventRow
 from audit_viewer.frame import ARROW_SCHEMA, frame_from_arrow
 
@@ -43,7 +50,7 @@ VERSION_TABLE = "alembic_version"
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
 _MIGRATIONS = Path(__file__).with_name("migrations")
-_OUR_TABLES = frozenset({"events", "sync_state"})
+_OUR_TABLES = frozenset({"events", "sync_state", "rejected_events"})
 _MIGRATION_LOCK_KEY = 0x4155_4449_5456  # any constant; names the PostgreSQL advisory lock
 _FETCH_ROWS = 100_000  # rows per Arrow record batch while loading; bounds the Python objects alive
 _FRAME_SELECT = [events.c[name] for name in FRAME_COLUMNS]
@@ -112,6 +119,15 @@ def resolve_cache_url(value: str | os.PathLike[str] | None = None) -> str:
 
 def _sqlite_url(path: Path) -> str:
     return f"sqlite:///{path.expanduser().resolve()}"
+
+
+@dataclass(frozen=True)
+class RejectedEvent:
+    """Something a sync received in a page's ``data`` that is no storable event, as received."""
+
+    received_at: datetime
+    reason: str  # one line: why it is not an event ("event without an id", ...)
+    raw: str  # its JSON text (audit_viewer.events.raw_json)
 
 
 @dataclass(frozen=True)
@@ -465,8 +481,8 @@ class CacheStore:
             yield frame_from_arrow(table)
             if table.num_rows < chunk_size:
                 return
-            # The frame's nanoseconds are the stored microseconds times 1000, exactly.
-            after = (table["created_at"][-1].value // 1000, table["id"][-1].as_py())
+            # The frame's microseconds are the stored ones, exactly.
+            after = (table["created_at"][-1].value, table["id"][-1].as_py())
 
     def _read_table(self, query: sa.Select[Any]) -> pa.Table:
         """Run a frame query (``_FRAME_SELECT`` columns) into an Arrow table in ARROW_SCHEMA."""
@@ -518,16 +534,51 @@ class CacheStore:
         with self._transaction(write=True) as conn:
             self._put_state(conn, state)
 
-    def commit_page(self, state: SyncState, rows: Iterable[EventRow]) -> int:
-        """Store a page of events and the sync progress record in ONE transaction.
+    def commit_page(
+        self,
+        state: SyncState,
+        rows: Iterable[EventRow],
+        rejected: Iterable[RejectedEvent] = (),
+    ) -> int:
+        """Store a page of events (and what of it could not be an event) and the sync progress
+        record in ONE transaction.
 
-        Either both are durable or neither is, so a sync killed at any moment resumes from a
+        Either all are durable or none is, so a sync killed at any moment resumes from a
         progress record that matches the stored events. Returns how many events were new.
         """
         with self._transaction(write=True) as conn:
             new = self._upsert(conn, state.profile, rows)
+            kept = [
+                {
+                    "profile": state.profile,
+                    "received_at": to_micros(item.received_at),
+                    "reason": item.reason,
+                    "raw": item.raw,
+                    "digest": hashlib.sha256(item.raw.encode()).hexdigest(),
+                }
+                for item in rejected
+            ]
+            if kept:
+                statement = self._insert(rejected_events).on_conflict_do_nothing(
+                    index_elements=["profile", "digest"]
+                )
+                conn.execute(statement, kept)
             self._put_state(conn, state)
         return new
+
+    def rejected(self, profile: str) -> list[RejectedEvent]:
+        """What syncs of ``profile`` received but could not store as events, oldest first."""
+        table = rejected_events.c
+        query = (
+            sa.select(table.received_at, table.reason, table.raw)
+            .where(table.profile == profile)
+            .order_by(table.seq)
+        )
+        with self._transaction(write=False) as conn:
+            return [
+                RejectedEvent(from_micros(received), reason, raw)
+                for received, reason, raw in conn.execute(query)
+            ]
 
     def purge_older_than(self, profile: str, cutoff: datetime) -> int:
         """Delete the profile's events created before ``cutoff``; returns how many went."""
@@ -591,6 +642,7 @@ def event_values(profile: str, rows: Iterable[EventRow], seen_at: int) -> list[t
             row.description,
             row.raw,
             seen_at,
+            row.flags,
         )
         for row in rows
     ]

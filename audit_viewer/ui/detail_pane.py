@@ -43,7 +43,7 @@ from PySide6.QtWidgets import (
 )
 
 from audit_viewer.description import extra_fields, parse_pairs
-from audit_viewer.events import format_timestamp
+from audit_viewer.events import flag_sentences, format_timestamp, in_zone
 from audit_viewer.ui import theme
 from audit_viewer.ui.icons import icon
 
@@ -116,8 +116,7 @@ def _as_utc(value: Any) -> datetime | None:
     if isinstance(value, pd.Timestamp):
         if value.tzinfo is None:
             value = value.tz_localize(UTC)
-        nanoseconds = value.tz_convert(UTC).as_unit("ns").value
-        return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=nanoseconds // 1000)
+        return value.tz_convert(UTC).to_pydatetime()
     if isinstance(value, datetime):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     try:
@@ -346,7 +345,7 @@ class DetailPane(QWidget):
         out = _Writer(cursor, self.palette(), self.font())
 
         created = _as_utc(record.get("created_at"))
-        local = created.astimezone(self._tz) if created is not None else None
+        local = in_zone(created, self._tz) if created is not None else None
         action = _text(record.get("action")) or ""
         user = _text(record.get("user")) or ""
 
@@ -375,6 +374,10 @@ class DetailPane(QWidget):
             ("Action", action or None, None),
             ("ID", _text(record.get("id")) or None, None),
         ]
+        # Only an odd event gets the row: it says why its time or text is not what was sent.
+        flags = flag_sentences(_text(record.get("flags")) or "")
+        if flags:
+            fields.insert(len(fields) - 1, ("Flags", "\n".join(flags), None))
         out.section("Fields")
         out.table(FIELDS_TABLE, fields)
 

@@ -44,6 +44,7 @@ from PySide6.QtWidgets import (
 from audit_viewer import __version__, logs
 from audit_viewer.cache import CacheError, CacheStore
 from audit_viewer.config import ConfigError, Profile, SecretStore, get_secret, load_profiles
+from audit_viewer.events import in_zone
 from audit_viewer.export import ExportError, write_csv
 from audit_viewer.frame import empty_frame
 from audit_viewer.query import TIME_PRESETS, FilterSet, QueryError
@@ -227,7 +228,7 @@ class MainWindow(QMainWindow):
 
         self.model = EventTableModel(parent=self)
         self._apply_profile_timezone()
-        self._created = np.empty(0, dtype="datetime64[ns]")
+        self._created = np.empty(0, dtype="datetime64[us]")
         self._build_widgets()
         self._build_actions()
         self._build_menus_and_toolbar()
@@ -683,7 +684,7 @@ class MainWindow(QMainWindow):
             mask = None  # nothing filters: the model shows every row without a mask
         if frame is not None:
             self.model.set_frame(frame, mask=mask)
-            self._created = frame["created_at"].to_numpy(dtype="datetime64[ns]")
+            self._created = frame["created_at"].to_numpy(dtype="datetime64[us]")
             self._fit_row_numbers(len(frame))
         else:
             self.model.set_mask(mask)
@@ -888,7 +889,7 @@ class MainWindow(QMainWindow):
             return
         record = self.model.record_index(index.row())
         if column == COL_TIME:
-            moment = self.frame["created_at"].iat[record].to_pydatetime().astimezone(self.tz)
+            moment = in_zone(self.frame["created_at"].iat[record].to_pydatetime(), self.tz)
             start = moment.replace(hour=0, minute=0, second=0, microsecond=0)
             self.header.set_filter(COL_TIME, (start, start + timedelta(days=1)))
         elif column == COL_ACTION:

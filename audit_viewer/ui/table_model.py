@@ -19,7 +19,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -37,7 +37,7 @@ from PySide6.QtCore import (
     QTimeZone,
 )
 
-from audit_viewer.events import FRAME_COLUMNS, format_timestamp
+from audit_viewer.events import FRAME_COLUMNS, flag_sentences, format_timestamp, in_zone
 from audit_viewer.frame import (
     ExtraField,
     empty_frame,
@@ -61,6 +61,10 @@ EventIndexRole = Qt.ItemDataRole.UserRole + 2
 HighlightRole = Qt.ItemDataRole.UserRole + 3
 
 #: Records per formatted block: small, because a sorted view touches records all over the frame.
+#: Marks the time of a flagged event in the table (its tooltip says why).
+FLAG_BADGE = "⚠"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 _BLOCK_SHIFT = 6
 #: Blocks kept per column (64 x 1024 = 65,536 formatted cells per column at most).
 _MAX_BLOCKS = 1024
@@ -595,8 +599,17 @@ class EventTableModel(QAbstractTableModel):
             # Wall-clock seconds in the shown zone for the whole column, once (DST-correct).
             times = self._df["created_at"].dt.tz_convert(self.display_timezone)
             self._wall = times.dt.tz_localize(None).to_numpy().astype("datetime64[s]")
-        texts = np.datetime_as_string(self._wall[start:stop]).tolist()
-        return [text.replace("T", " ") for text in texts]
+        texts = [text.replace("T", " ") for text in np.datetime_as_string(self._wall[start:stop])]
+        if "flags" in self._df.columns:  # the badge of a flagged event (see events.FLAGS)
+            flags = _arrow(self._df["flags"]).slice(start, stop - start).to_pylist()
+            texts = [f"{FLAG_BADGE} {t}" if f else t for t, f in zip(texts, flags, strict=True)]
+        return texts
+
+    def _flag_lines(self, record: int) -> list[str]:
+        """What a flagged event's flags mean, a sentence each (none for most events)."""
+        if "flags" not in self._df.columns:
+            return []
+        return flag_sentences(self._df["flags"].array[record])
 
     def _extras_of(self, record: int) -> dict[tuple[str, ...], Any]:
         parsed = self._parsed.get(record)
@@ -615,7 +628,8 @@ class EventTableModel(QAbstractTableModel):
 
     def _sort_value(self, record: int, column: int) -> Any:
         if column == COL_TIME:
-            return int(self._df["created_at"].array[record].value)
+            when = self._df["created_at"].array[record].to_pydatetime()
+            return (when - _EPOCH) // _MICROSECOND  # exact in any year, unlike nanoseconds
         if column >= len(BASE_COLUMNS):
             value = self._extras_of(record).get(self._extra(column).path)
             if isinstance(value, int) and not -(2**63) <= value < 2**63:
@@ -627,13 +641,12 @@ class EventTableModel(QAbstractTableModel):
     def _tooltip(self, record: int, column: int) -> str | None:
         if column == COL_TIME:
             when = self._df["created_at"].array[record].to_pydatetime()
-            shown = when.astimezone(self.display_timezone)
+            shown = in_zone(when, self.display_timezone)
             millis = f"{when.microsecond // 1000:03d}"
             utc = format_timestamp(when)
-            if self._utc:
-                return utc
             local = shown.strftime("%Y-%m-%d %H:%M:%S.") + millis + shown.strftime(" %Z (UTC%:z)")
-            return f"{local}\n{utc}"
+            text = utc if self._utc else f"{local}\n{utc}"
+            return text + "".join(f"\n{FLAG_BADGE} {line}" for line in self._flag_lines(record))
         if column == COL_USER:
             parts = [self._df[name].array[record] for name in ("user", "user_name", "user_email")]
             actor = self._df["actor_type"].array[record]

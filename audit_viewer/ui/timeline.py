@@ -28,13 +28,13 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QApplication, QSizePolicy, QToolTip, QWidget
 
+from audit_viewer.events import FUTURE_TOLERANCE, PLAUSIBLE_START
 from audit_viewer.ui import theme
 
 HOUR_NS = 3_600 * 10**9
 DAY_NS = 24 * HOUR_NS
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
-_NAT = np.iinfo(np.int64).min
 # How far a time filter may widen the chart beyond the data (a custom range over decades would
 # otherwise squeeze every event into one sliver).
 _MAX_RANGE_PADDING_NS = 366 * DAY_NS
@@ -83,17 +83,33 @@ def _midnight_ns(day: date, tz: tzinfo | None) -> int:
     return _ns(datetime(day.year, day.month, day.day, tzinfo=tz))
 
 
+def _chartable_ns(created_at: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """A datetime64 array (UTC) -> int64 ns, and which of them the chart draws (None: all).
+
+    Times the archive flags as implausible (before 2000, or after tomorrow) and NaT are not
+    drawn: one poisoned 0001-01-01 would otherwise stretch the chart over two thousand years,
+    and nanoseconds end in 1677 and 2262 anyway. They are clipped into the drawn span, so the
+    array keeps its order.
+    """
+    micros = created_at.astype("datetime64[us]", copy=False).view(np.int64)
+    lo = (PLAUSIBLE_START - _EPOCH) // _MICROSECOND
+    hi = (datetime.now(UTC) + FUTURE_TOLERANCE - _EPOCH) // _MICROSECOND
+    drawn = (micros >= lo) & (micros <= hi)  # NaT is int64's minimum: below lo
+    return np.clip(micros, lo, hi) * 1000, None if drawn.all() else drawn
+
+
 def _to_ns_array(created_at: object) -> np.ndarray:
-    """datetime64 array / tz-aware Series / DatetimeIndex (UTC) -> int64 ns, NaT dropped."""
+    """datetime64 array / tz-aware Series / DatetimeIndex (UTC) -> int64 ns of the times the
+    chart draws (see :func:`_chartable_ns`)."""
     if created_at is None or len(created_at) == 0:  # type: ignore[arg-type]
         return np.empty(0, dtype=np.int64)
     if isinstance(created_at, np.ndarray) and created_at.dtype.kind == "M":
-        values = created_at.astype("datetime64[ns]", copy=False).view(np.int64)
+        values = created_at
     else:
         index = pd.DatetimeIndex(created_at)
-        values = (index if index.unit == "ns" else index.as_unit("ns")).asi8
-    missing = values == _NAT
-    return values[~missing] if missing.any() else values
+        values = (index if index.tz is None else index.tz_convert(None)).to_numpy()
+    ns, drawn = _chartable_ns(values)
+    return ns if drawn is None else ns[drawn]
 
 
 class _Shown:
@@ -177,6 +193,10 @@ class Timeline(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self._tz: tzinfo | None = UTC
         self._shown = _Shown(np.empty(0, dtype=np.int64))
+        # The window's created_at array last given to set_shown, and what it charts.
+        self._source: np.ndarray | None = None
+        self._source_ns = np.empty(0, dtype=np.int64)
+        self._source_drawn: np.ndarray | None = None
         self._range: tuple[int | None, int | None] | None = None
         self._range_given: tuple[datetime | None, datetime | None] | None = None
         self._edges = np.empty(0, dtype=np.int64)
@@ -205,8 +225,14 @@ class Timeline(QWidget):
 
         The window's way: no array of the shown timestamps is built per keystroke.
         """
-        times = newest_first.astype("datetime64[ns]", copy=False).view(np.int64)[::-1]
-        self._shown = _Shown(times, None if kept is None else kept[::-1])
+        if self._source is not newest_first:  # once per frame, not per keystroke
+            self._source = newest_first
+            ns, drawn = _chartable_ns(newest_first[::-1])
+            self._source_ns, self._source_drawn = ns, drawn
+        drawn = self._source_drawn
+        if kept is not None:
+            kept = kept[::-1] if drawn is None else kept[::-1] & drawn
+        self._shown = _Shown(self._source_ns, drawn if kept is None else kept)
         self._tz = tz
         self._rebin()
 
