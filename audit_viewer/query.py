@@ -7,13 +7,17 @@ terms are combined with numpy boolean operations, and nothing loops over rows in
 Grammar (whitespace separates terms; terms AND together; ``OR`` between terms has lower
 precedence than the implicit AND, so ``a b OR c`` means ``(a AND b) OR c``)::
 
-    term      := ["-"] (phrase | qualifier | word)
+    term      := ["-"] (["="] (phrase | word) | qualifier)
     phrase    := '"' characters, with \\" and \\\\ as escapes '"'
-    qualifier := name ":" (phrase | word)
+    qualifier := name ":" ["="] (phrase | word)
                  name: user action description id actor flag after before
 
-Words and phrases are case-insensitive substrings. ``after:`` is inclusive and ``before:``
-exclusive, so ``after:X before:Y`` is the half-open range [X, Y) like the Time filter.
+Words and phrases are case-insensitive substrings; with ``=`` in front (``action:="Export
+SBOM"``, or ``="user8"`` in a column filter) they must be the whole value, case aside.
+:func:`quote_value` writes any text as a phrase that parses back to exactly that text.
+
+``after:`` is inclusive and ``before:`` exclusive, so ``after:X before:Y`` is the half-open
+range [X, Y) like the Time filter.
 
 A default field that is not a frame column is an extra field of the raw JSON (``ip_address``,
 ``metadata.bytes``): the filter under an extra-field column searches the text its cells show
@@ -61,7 +65,8 @@ QUALIFIERS: tuple[str, ...] = (*_TEXT_QUALIFIERS, "actor", "flag", "after", "bef
 #: ``flag:any`` finds every flagged event; ``flag:NAME`` those with that flag.
 ANY_FLAG = "any"
 
-#: Presets of :attr:`FilterSet.time_preset`, each meaning "created within this span before now".
+#: Presets of the filter state's ``time_preset``, each meaning "created within this span before
+#: now" (see :class:`audit_viewer.filters.FilterState`).
 TIME_PRESETS: dict[str, timedelta] = {
     "24h": timedelta(hours=24),
     "7d": timedelta(days=7),
@@ -87,15 +92,18 @@ class QueryError:
     position: int
 
     def __str__(self) -> str:
-        return f"{self.message} at position {self.position}"
+        # People count characters from 1; ``position`` stays an offset for the caret.
+        return f"{self.message} at character {self.position + 1}"
 
 
 @dataclass(frozen=True)
 class TextTest:
-    """Case-insensitive substring ``needle`` in any of ``fields`` (frame column names)."""
+    """Case-insensitive substring ``needle`` in any of ``fields`` (frame column names); with
+    ``exact``, the whole value of one of them, case aside."""
 
     fields: tuple[str, ...]
     needle: str
+    exact: bool = False
 
 
 @dataclass(frozen=True)
@@ -169,7 +177,7 @@ class Query:
             return np.ones(rows, dtype=bool)
         if rows == 0:
             return np.zeros(0, dtype=bool)
-        now = _aware(now) if now is not None else datetime.now(UTC)
+        now = aware(now) if now is not None else datetime.now(UTC)
         result = np.zeros(rows, dtype=bool)
         for group in self.groups:
             matched = np.ones(rows, dtype=bool)
@@ -255,13 +263,18 @@ class _Parser:
             self.pos += 1
             if self._ends_word(self.pos):
                 return QueryError("Nothing to exclude after '-'", start)
+        exact = self.text[self.pos] == "=" and not self._ends_word(self.pos + 1)
+        if exact:
+            self.pos += 1
         if self.text[self.pos] == '"':
             phrase = self._phrase()
             if isinstance(phrase, QueryError):
                 return phrase
-            if not phrase:  # "" alone restricts nothing
+            if not phrase and not exact:  # "" alone restricts nothing
                 return None
-            return Term(TextTest(self.fields, phrase), negate, start)
+            return Term(TextTest(self.fields, phrase, exact), negate, start)
+        if exact:
+            return Term(TextTest(self.fields, self._word(), exact), negate, start)
         name = _NAME.match(self.text, self.pos)
         if name and not self.text.startswith(("/", "\\"), name.end() + 1):  # not a URL or path
             return self._qualifier(name.group(), negate, start)
@@ -297,17 +310,20 @@ class _Parser:
         if key not in QUALIFIERS:
             return QueryError(f"Unknown qualifier '{name}:'", self.pos)
         self.pos += len(name) + 1
+        exact = self.text.startswith("=", self.pos) and key in _TEXT_QUALIFIERS
+        if exact:
+            self.pos += 1
         value_at = self.pos
         if self._ends_word(self.pos):
             return QueryError(f"Missing value after '{name}:'", value_at)
         value = self._phrase() if self.text[self.pos] == '"' else self._word()
         if isinstance(value, QueryError):
             return value
-        if not value:
+        if not value and not exact:
             return QueryError(f"Missing value after '{name}:'", value_at)
         test: TextTest | ActorTest | FlagTest | TimeTest | QueryError
         if key in _TEXT_QUALIFIERS:
-            test = TextTest(_TEXT_QUALIFIERS[key], value)
+            test = TextTest(_TEXT_QUALIFIERS[key], value, exact)
         elif key == "actor":
             actor = value.lower()
             if actor in ACTOR_TYPES:
@@ -326,6 +342,12 @@ class _Parser:
         if isinstance(test, QueryError):
             return test
         return Term(test, negate, start)
+
+
+def quote_value(text: str) -> str:
+    """``text`` as one phrase of the language: ``parse_query`` reads it back as exactly ``text``
+    (quotes and backslashes escaped, so colons, a leading ``-`` or ``OR`` stay plain text)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _time_test(op: str, value: str, position: int) -> TimeTest | QueryError:
@@ -349,10 +371,10 @@ def _time_test(op: str, value: str, position: int) -> TimeTest | QueryError:
             f"Bad date '{value}' (use 2026-11-01, 2026-11-01T10:00, 2026-11-01T10:00+02:00 or 7d)",
             position,
         )
-    return TimeTest(op, at=_aware(at))
+    return TimeTest(op, at=aware(at))
 
 
-def _aware(moment: datetime) -> datetime:
+def aware(moment: datetime) -> datetime:
     """Naive datetimes are UTC (the contract's zone); aware ones keep their instant."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
@@ -391,7 +413,11 @@ def _evaluate(
                 values = extra_field_values(df, name)
             else:
                 continue
-            hits |= _column(values).contains(test.needle, within)
+            column = _column(values)
+            if test.exact:
+                hits |= column.equals_folded(test.needle)
+            else:
+                hits |= column.contains(test.needle, within)
         return hits
     if isinstance(test, ActorTest):
         if "actor_type" not in df.columns:
@@ -405,10 +431,10 @@ def _evaluate(
             return ~flags.equals("")
         # Flag names are whole words of the space-separated column, none a part of another.
         return flags.contains(test.flag, within)
-    return _time_mask(df, test.op, test.bound(now))
+    return time_mask(df, test.op, test.bound(now))
 
 
-def _time_mask(df: pd.DataFrame, op: str, bound: datetime) -> np.ndarray:
+def time_mask(df: pd.DataFrame, op: str, bound: datetime) -> np.ndarray:
     """``created_at >= bound`` (after) or ``< bound`` (before); missing times never match."""
     if "created_at" not in df.columns:
         return np.zeros(len(df), dtype=bool)
@@ -601,6 +627,15 @@ class _Column:
         hits[rows] = _literal_hits(self._haystack().gather(rows), key)
         return hits
 
+    def equals_folded(self, value: str) -> np.ndarray:
+        """Rows whose whole value is ``value``, ignoring case (lowercased like ``contains``)."""
+        per_row = pl.first().eq(value.lower()).fill_null(False)
+        found = self._haystack().to_frame().select(per_row).to_series().to_numpy()
+        found = found.astype(bool, copy=False)
+        if self.kept.dictionary is not None:
+            return self._gather(np.append(found, False), None)
+        return found
+
     def equals(self, value: str) -> np.ndarray:
         return self._per_row(lambda v: pc.equal(v, pa.scalar(value, v.type)))
 
@@ -664,113 +699,6 @@ def prepare(df: pd.DataFrame) -> None:
             _column(df[name]).prepare()
 
 
-# --- the combined view filter --------------------------------------------------------------
-
-
-#: What a column's filter searches when it is not just its own column: the User column shows one
-#: display string, but an admin filtering it by a login or a name expects those to match too.
-COLUMN_FILTER_FIELDS: dict[str, tuple[str, ...]] = {"user": ("user", "user_name", "user_email")}
-
-
-@dataclass
-class FilterSet:
-    """Everything that narrows the table: search bar, column filters, time range, actions."""
-
-    search: str = ""
-    text_filters: dict[str, str] = field(default_factory=dict)
-    time_range: tuple[datetime | None, datetime | None] | None = None
-    time_preset: str | None = None
-    actions: frozenset[str] | None = None
-
-    def _queries(self) -> tuple[list[Query], dict[str, QueryError]]:
-        queries: list[Query] = []
-        errors: dict[str, QueryError] = {}
-        parts = [("search", self.search, None)]
-        parts += [
-            (column, text, COLUMN_FILTER_FIELDS.get(column, (column,)))
-            for column, text in self.text_filters.items()
-        ]
-        for key, text, fields in parts:
-            if not text.strip():
-                continue
-            parsed = parse_query(text, default_fields=fields)
-            if isinstance(parsed, QueryError):
-                errors[key] = parsed
-            else:
-                queries.append(parsed)
-        return queries, errors
-
-    def highlight_terms(self) -> list[str]:
-        """The words to mark in the cells: every part's positive terms, without repeats."""
-        terms = [term for query in self._queries()[0] for term in query.highlight_terms()]
-        return list(dict.fromkeys(terms))
-
-    def errors(self) -> dict[str, QueryError]:
-        """Parse errors by part: ``"search"``, a column name, or ``"time_preset"``."""
-        errors = self._queries()[1]
-        if self.time_preset not in (None, "all", *TIME_PRESETS):
-            errors["time_preset"] = QueryError(f"Unknown time preset '{self.time_preset}'", 0)
-        return errors
-
-    def is_active(self) -> bool:
-        return bool(
-            self.search.strip()
-            or any(text.strip() for text in self.text_filters.values())
-            or (self.time_range is not None and any(t is not None for t in self.time_range))
-            or self.time_preset in TIME_PRESETS
-            or self.actions is not None
-        )
-
-    def mask(self, df: pd.DataFrame, now: datetime | None = None) -> np.ndarray:
-        """AND of every part that parses (a part with an error restricts nothing)."""
-        return self._with_actions(df, self._base_mask(df, now))
-
-    def action_facets(self, df: pd.DataFrame, now: datetime | None = None) -> dict[str, int]:
-        """Rows per action under every filter but the action one, for each action in ``df``.
-
-        Actions the other filters leave no rows for are listed with 0, so a checklist can still
-        offer them; most frequent first, then by name.
-        """
-        return self._facets(df, self._base_mask(df, now))
-
-    def mask_and_facets(
-        self, df: pd.DataFrame, now: datetime | None = None
-    ) -> tuple[np.ndarray, Callable[[], dict[str, int]]]:
-        """``mask``, and a function that returns ``action_facets`` when called: both rest on
-        the same evaluation of every filter but the action one, done once here, and the window
-        counts the actions only when its checklist is open."""
-        base = self._base_mask(df, now)
-        mask = self._with_actions(df, base if self.actions is None else base.copy())
-        return mask, lambda: self._facets(df, base)
-
-    def _with_actions(self, df: pd.DataFrame, result: np.ndarray) -> np.ndarray:
-        if self.actions is not None and len(df):
-            if "action" in df.columns:
-                result &= _column(df["action"]).isin(self.actions)
-            else:
-                result[:] = False
-        return result
-
-    @staticmethod
-    def _facets(df: pd.DataFrame, base: np.ndarray) -> dict[str, int]:
-        if len(df) == 0 or "action" not in df.columns:
-            return {}
-        counts = _column(df["action"]).value_counts(base)
-        return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
-
-    def _base_mask(self, df: pd.DataFrame, now: datetime | None) -> np.ndarray:
-        now = _aware(now) if now is not None else datetime.now(UTC)
-        result = np.ones(len(df), dtype=bool)
-        if len(df) == 0:
-            return result
-        for query in self._queries()[0]:
-            result &= query.mask(df, now)
-        start, end = self.time_range or (None, None)
-        if self.time_preset in TIME_PRESETS:
-            preset_start = now - TIME_PRESETS[self.time_preset]
-            start = preset_start if start is None else max(_aware(start), preset_start)
-        if start is not None:
-            result &= _time_mask(df, "after", _aware(start))
-        if end is not None:
-            result &= _time_mask(df, "before", _aware(end))
-        return result
+def action_values(df: pd.DataFrame) -> _Column:
+    """The ``action`` column for :meth:`_Column.isin` and facet counting (filters.py)."""
+    return _column(df["action"])

@@ -46,8 +46,8 @@ import pyarrow.csv as pa_csv
 from _synthetic import SYNTHETIC_NOW, synthetic_frame
 
 from audit_viewer.export import CSV_COLUMNS, write_csv
+from audit_viewer.filters import FilterState
 from audit_viewer.frame import frame_from_arrow, take_chunks
-from audit_viewer.query import FilterSet
 from audit_viewer.ui.main_window import EXPORT_CHUNK  # no window is made: only the constant
 
 #: The filtered export's search bar text.
@@ -87,7 +87,7 @@ def run_step(step: str, frame_file: Path, runs: int, folder: Path) -> dict[str, 
     with pa.OSFile(str(frame_file)) as source:  # read into memory, as a loaded frame is
         frame = frame_from_arrow(pa.ipc.open_file(source).read_all())
     if step.endswith("filtered"):
-        visible = np.flatnonzero(FilterSet(search=SEARCH).mask(frame, SYNTHETIC_NOW))
+        visible = np.flatnonzero(FilterState(search=SEARCH).mask(frame, SYNTHETIC_NOW))
     else:
         visible = np.arange(len(frame))
     target = folder / f"{step.replace(' ', '-')}.csv"

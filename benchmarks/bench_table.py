@@ -99,6 +99,12 @@ def median_of(times: list[float]) -> float:
 # --- app -----------------------------------------------------------------------------------
 
 
+def type_search(window, text: str) -> None:
+    """What typing ``text`` into the search bar and pressing Enter does (without the keys)."""
+    window.search_bar.setText(text)
+    window.search_bar.apply()
+
+
 def run_app(path: Path, repeat: int, searches: dict[str, str]) -> dict[str, float]:
     os.environ["AUDIT_VIEWER_HOME"] = tempfile.mkdtemp(prefix="bench-home-")
     from PySide6.QtWidgets import QApplication
@@ -162,12 +168,12 @@ def run_app(path: Path, repeat: int, searches: dict[str, str]) -> dict[str, floa
         times = []
         for _ in range(repeat):
             reset()
-            times.append(painted(lambda text=text: window.search_bar.set_query(text)))
+            times.append(painted(lambda text=text: type_search(window, text)))
         results[f"search: {label}"] = median_of(times)
 
     def typed() -> list[float]:
         reset()
-        return [painted(lambda n=n: window.search_bar.set_query(TYPED[:n])) for n in PREFIXES]
+        return [painted(lambda n=n: type_search(window, TYPED[:n])) for n in PREFIXES]
 
     results.update(typing_results([typed() for _ in range(repeat)]))
 
@@ -190,7 +196,7 @@ def run_app(path: Path, repeat: int, searches: dict[str, str]) -> dict[str, floa
     times = []
     for _ in range(repeat):
         reset()
-        window.search_bar.set_query("ignored")
+        type_search(window, "ignored")
         header.set_filter(model.column_of("user"), "a")
         header.set_filter(0, "30d")
         times.append(painted(window.clear_filters))
@@ -362,8 +368,9 @@ def run_floor(path: Path, repeat: int, searches: dict[str, str]) -> dict[str, fl
 
     from audit_viewer import query
     from audit_viewer.cache import CacheStore
+    from audit_viewer.filters import FilterState
     from audit_viewer.frame import return_freed_memory, sort_order
-    from audit_viewer.query import FilterSet, prepare
+    from audit_viewer.query import prepare
     from audit_viewer.ui.workers import LoadWorker  # only for its page size: Qt stays idle
 
     results: dict[str, float] = {}
@@ -387,11 +394,11 @@ def run_floor(path: Path, repeat: int, searches: dict[str, str]) -> dict[str, fl
         for kept in list(query._KEPT.values()):
             kept.recent.clear()
 
-    def shown(fs: FilterSet) -> np.ndarray:
-        mask, _count_facets = fs.mask_and_facets(frame, now=now)  # the window counts lazily too
-        return order[mask[order]]
+    def shown(fs: FilterState) -> np.ndarray:
+        mask = fs.evaluate(frame, now=now).mask  # the window counts facets lazily too
+        return order if mask is None else order[mask[order]]
 
-    def median_cold(make: Callable[[], FilterSet]) -> float:
+    def median_cold(make: Callable[[], FilterState]) -> float:
         times = []
         for _ in range(repeat):
             forget()
@@ -400,23 +407,23 @@ def run_floor(path: Path, repeat: int, searches: dict[str, str]) -> dict[str, fl
         return median_of(times)
 
     for label, text in searches.items():
-        results[f"search: {label}"] = median_cold(lambda text=text: FilterSet(search=text))
+        results[f"search: {label}"] = median_cold(lambda text=text: FilterState(search=text))
 
     def typed() -> list[float]:
         forget()
-        return [timed(lambda n=n: shown(FilterSet(search=TYPED[:n]))) for n in PREFIXES]
+        return [timed(lambda n=n: shown(FilterState(search=TYPED[:n]))) for n in PREFIXES]
 
     results.update(typing_results([typed() for _ in range(repeat)]))
     for label, key, value in COLUMN_FILTERS:
         if key == "action":
-            results[label] = median_cold(lambda v=value: FilterSet(actions=frozenset(v)))
+            results[label] = median_cold(lambda v=value: FilterState(actions=frozenset(v)))
         else:
-            results[label] = median_cold(lambda k=key, v=value: FilterSet(text_filters={k: v}))
+            results[label] = median_cold(lambda k=key, v=value: FilterState(text_filters={k: v}))
     newest = frame["created_at"].iloc[0].to_pydatetime()
     span = (newest - timedelta(days=20), newest - timedelta(days=10))
-    results["time preset 7 days"] = median_cold(lambda: FilterSet(time_preset="7d"))
-    results["time range (10 days)"] = median_cold(lambda: FilterSet(time_range=span))
-    results["clear all filters"] = median_cold(FilterSet)
+    results["time preset 7 days"] = median_cold(lambda: FilterState(time_preset="7d"))
+    results["time range (10 days)"] = median_cold(lambda: FilterState(time_range=span))
+    results["clear all filters"] = median_cold(FilterState)
     for key in SORT_KEYS:
         times = [timed(lambda k=key, i=i: sort_order(frame, k, i % 2 == 0)) for i in range(repeat)]
         results[f"sort by {key} (first time)"] = times[0]

@@ -196,7 +196,7 @@ def test_export_query_filters_and_a_bad_query_names_the_position(
         capsys, "export", "-o", str(target), "--cache", synced_cache, "--query", "usr:x"
     )
     assert code == cli.EXIT_USAGE
-    assert "position 0" in one_line(err)
+    assert "at character 1" in one_line(err)
     assert not target.exists()
 
 

@@ -16,6 +16,7 @@ from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QApplication,
+    QLabel,
     QLineEdit,
     QMessageBox,
     QPlainTextEdit,
@@ -29,7 +30,7 @@ from audit_viewer.api import PlatformClient
 from audit_viewer.app import create_window
 from audit_viewer.cache import CacheStore
 from audit_viewer.events import normalize_event
-from audit_viewer.query import FilterSet
+from audit_viewer.filters import FilterState
 from audit_viewer.sandbox import Faults, SandboxServer
 from audit_viewer.sync import SyncEngine
 from audit_viewer.ui import main_window as main_window_module
@@ -115,7 +116,7 @@ def shown_ids(win) -> list[str]:
     return frame["id"].take(win.model.visible_indices()).tolist()
 
 
-def expected_count(win, fs: FilterSet) -> int:
+def expected_count(win, fs: FilterState) -> int:
     return int(np.count_nonzero(fs.mask(win.model.frame)))
 
 
@@ -182,7 +183,7 @@ def test_a_big_cache_paints_its_newest_events_before_the_rest(
     with CacheStore.open(cache_path) as store:
         newest = store.load_frame(PROFILE)["id"].iloc[:100].tolist()
     assert win.model.frame["id"].tolist() == newest
-    win.search_bar.set_query(newest[0])  # the filters already work on what is shown
+    win.set_filters(win.filters.with_search(newest[0]))  # filters work on what is shown
     assert win.model.rowCount() == 1
     rest_may_load.set()
     qtbot.waitUntil(lambda: not win.loading, timeout=20_000)
@@ -230,7 +231,7 @@ def test_typing_in_the_search_bar_filters_rows(window, qtbot):
     word = user.split("@")[0]
     with qtbot.waitSignal(window.filtersApplied, timeout=3000):
         qtbot.keyClicks(window.search_bar, word)
-    expected = expected_count(window, FilterSet(search=word))
+    expected = expected_count(window, FilterState(search=word))
     assert 0 < window.model.rowCount() == expected < len(window.model.frame)
     assert f"Showing {expected:,} of" in window.status_label.text()
     for event_id in shown_ids(window)[:50]:
@@ -241,17 +242,54 @@ def test_typing_in_the_search_bar_filters_rows(window, qtbot):
         assert word.lower() in haystack.lower() or word.lower() in str(row["actor_type"]).lower()
 
 
-def test_a_bad_query_shows_an_inline_error_and_raises_nothing(window, qtbot):
+def test_a_bad_query_keeps_the_last_valid_result_and_says_so(window, qtbot):
+    with qtbot.waitSignal(window.filtersApplied, timeout=3000):
+        qtbot.keyClicks(window.search_bar, "alice")
     before = window.model.rowCount()
-    with qtbot.waitSignal(window.search_bar.errorMessage, timeout=3000):
-        qtbot.keyClicks(window.search_bar, 'usr:alice "open')
-    assert window.search_error.isVisible()
-    assert "position" in window.search_error.text()
-    assert window.model.rowCount() == before  # the table keeps the last valid result
-    with qtbot.waitSignal(window.search_bar.errorMessage, timeout=3000):
+    assert 0 < before < len(window.frame)
+    qtbot.keyClicks(window.search_bar, ' "open')
+    qtbot.waitUntil(lambda: window.search_error.isVisible(), timeout=3000)
+    assert window.search_error.text() == (
+        "Search: Unterminated quote at character 7  ·  "
+        "the table still shows the result of the last valid filters"
+    )
+    assert "border" in window.search_bar.styleSheet()
+    assert window.filters.search == 'alice "open' and window.shown_filters.search == "alice"
+    assert window.model.rowCount() == before  # not the whole cache
+    assert window.status_label.text().startswith(f"Showing {before:,} of")
+    with qtbot.waitSignal(window.filtersApplied, timeout=3000):
         qtbot.keyClick(window.search_bar, Qt.Key.Key_Escape)
     assert window.search_bar.text() == ""
     assert not window.search_error.isVisible()
+    assert window.model.rowCount() == len(window.frame)
+
+
+def test_an_invalid_column_filter_reaches_the_windows_error_line(window, qtbot):
+    editor = window.header.editor(COL_USER)
+    qtbot.keyClicks(editor, "usr:x")
+    qtbot.waitUntil(lambda: window.search_error.isVisible(), timeout=3000)
+    assert window.search_error.text().startswith("User filter: Unknown qualifier 'usr:'")
+    assert "usr:" in editor.toolTip() and "border" in editor.styleSheet()
+
+
+def test_each_string_is_parsed_once_per_change(window, qtbot, monkeypatch):
+    import audit_viewer.filters as filters
+
+    parsed: list[str] = []
+    real = filters.parse_query
+    filters._parse.cache_clear()
+    monkeypatch.setattr(
+        filters, "parse_query", lambda text, **kw: (parsed.append(text), real(text, **kw))[1]
+    )
+    with qtbot.waitSignal(window.filtersApplied, timeout=3000):
+        qtbot.keyClicks(window.search_bar, "alice")
+    assert parsed == ["alice"]
+    with qtbot.waitSignal(window.filtersApplied, timeout=3000):
+        qtbot.keyClicks(window.header.editor(COL_USER), "bob")
+    assert parsed == ["alice", "bob"]  # the search's text was not parsed again
+    with qtbot.waitSignal(window.filtersApplied, timeout=3000):
+        window.header.set_filter(COL_TIME, "7d")
+    assert parsed == ["alice", "bob"]
 
 
 # --------------------------------------------------------------------------------- column filters
@@ -262,12 +300,12 @@ def test_each_column_filter_narrows_the_rows(window, qtbot):
     action = frame["action"].value_counts().index[0]
     user = frame["user"].iloc[0]
     steps = [
-        (COL_TIME, "7d", FilterSet(time_preset="7d")),
-        (COL_USER, user, FilterSet(time_preset="7d", text_filters={"user": user})),
+        (COL_TIME, "7d", FilterState(time_preset="7d")),
+        (COL_USER, user, FilterState(time_preset="7d", text_filters={"user": user})),
         (
             COL_ACTION,
             [action],
-            FilterSet(time_preset="7d", text_filters={"user": user}, actions=frozenset({action})),
+            FilterState(time_preset="7d", text_filters={"user": user}, actions=frozenset({action})),
         ),
     ]
     for column, value, fs in steps:
@@ -281,7 +319,7 @@ def test_each_column_filter_narrows_the_rows(window, qtbot):
 
     with qtbot.waitSignal(window.filtersApplied, timeout=3000):
         window.header.set_filter(COL_DESCRIPTION, "Reason")
-    fs = FilterSet(
+    fs = FilterState(
         time_preset="7d",
         text_filters={"user": user, "description": "Reason"},
         actions=frozenset({action}),
@@ -298,7 +336,7 @@ def test_timeline_drag_range_sets_the_time_filter(window, qtbot):
     start, end = now - timedelta(days=3), now - timedelta(days=1)
     with qtbot.waitSignal(window.filtersApplied, timeout=3000):
         window.timeline.rangeSelected.emit(start, end)
-    assert window.model.rowCount() == expected_count(window, FilterSet(time_range=(start, end)))
+    assert window.model.rowCount() == expected_count(window, FilterState(time_range=(start, end)))
     assert window.timeline.shaded_range() == (start, end)
     with qtbot.waitSignal(window.filtersApplied, timeout=3000):
         window.timeline.rangeCleared.emit()  # double-click on the chart
@@ -379,7 +417,9 @@ def test_filter_on_this_value(window, qtbot):
         window.act_filter_value.trigger()
     shown = window.model.frame["action"].take(window.model.visible_indices())
     assert set(shown) == {action}
-    assert window.model.rowCount() == expected_count(window, FilterSet(actions=frozenset({action})))
+    assert window.model.rowCount() == expected_count(
+        window, FilterState(actions=frozenset({action}))
+    )
 
 
 def test_filter_on_an_extra_field_value(window, qtbot):
@@ -391,7 +431,7 @@ def test_filter_on_an_extra_field_value(window, qtbot):
     window.table.setCurrentIndex(index)
     with qtbot.waitSignal(window.filtersApplied, timeout=3000):
         window.act_filter_value.trigger()
-    assert window.header.filter_set_parts().text_filters == {"bytes_sent": "5000000000"}
+    assert window.filters.text_filters == {"bytes_sent": '="5000000000"'}
     assert window.model.rowCount() == 1
     assert window.model.record(0)["id"] == chosen
 
@@ -687,3 +727,84 @@ def test_the_keyboard_reaches_search_filters_save_and_sync(window, qtbot, tmp_pa
 
     with qtbot.waitSignal(window.syncFinished, timeout=30_000):
         qtbot.keyClick(window.table, Qt.Key.Key_F5)
+
+
+# ------------------------------------------------------------------ the table follows the filter
+
+
+def test_filter_on_this_value_takes_the_whole_exact_value(window, qtbot):
+    frame = window.model.frame
+    quoted = frame["description"].astype(str)
+    candidates = frame[quoted.str.contains("'") & (quoted.str.len() > 80)]
+    assert len(candidates), "the sandbox writes long descriptions with quotes"
+    wanted = str(candidates["description"].iat[0])
+    row = window.model.view_row_of_id(str(candidates["id"].iat[0]))
+    window.table.setCurrentIndex(window.model.index(row, COL_DESCRIPTION))
+    with qtbot.waitSignal(window.filtersApplied, timeout=3000):
+        window.act_filter_value.trigger()
+    shown = set(frame["description"].take(window.model.visible_indices()))
+    assert shown == {wanted}
+    assert window.model.rowCount() == int((frame["description"] == wanted).sum())
+
+
+def test_filter_on_a_user_is_that_user_not_every_user_containing_it(window, qtbot):
+    frame = window.model.frame
+    users = sorted(set(frame["user"].astype(str)))
+    contained = [u for u in users if any(u != other and u in other for other in users)]
+    user = contained[0] if contained else users[0]
+    row = window.model.view_row_of_id(str(frame[frame["user"] == user]["id"].iat[0]))
+    window.table.setCurrentIndex(window.model.index(row, COL_USER))
+    with qtbot.waitSignal(window.filtersApplied, timeout=3000):
+        window.act_filter_value.trigger()
+    assert set(frame["user"].take(window.model.visible_indices())) == {user}
+
+
+def test_the_detail_pane_follows_the_table_through_a_new_filter(window, qtbot):
+    frame = window.model.frame
+    user_row = window.model.view_row_of_id(str(frame[frame["actor_type"] == "user"]["id"].iat[0]))
+    window.table.setCurrentIndex(window.model.index(user_row, COL_USER))
+    assert window.detail.record()["actor_type"] == "user"
+    with qtbot.waitSignal(window.filtersApplied, timeout=3000):
+        window.set_filters(window.filters.with_search("actor:scm"))
+    record = window.detail.record()
+    current = window.table.currentIndex()
+    if current.isValid():
+        assert record is not None and record["id"] == window.model.record(current.row())["id"]
+    else:
+        assert record is None
+    assert record is None or record["actor_type"] == "scm"
+
+
+def test_no_match_says_so_and_offers_to_clear(window, qtbot):
+    window.table.setCurrentIndex(window.model.index(0, COL_USER))
+    assert window.detail.record() is not None
+    with qtbot.waitSignal(window.filtersApplied, timeout=3000):
+        qtbot.keyClicks(window.search_bar, "nothing-matches-this-at-all")
+    assert window.model.rowCount() == 0
+    assert window.detail.record() is None  # not the event the filter removed
+    assert window.no_match.isVisible()
+    assert window.no_match.geometry() == window.table.viewport().rect()
+    assert window.findChild(QLabel, "noMatchText").text() == "No events match these filters."
+    with qtbot.waitSignal(window.filtersApplied, timeout=3000):
+        qtbot.mouseClick(window.findChild(QToolButton, "noMatchClear"), Qt.MouseButton.LeftButton)
+    assert window.model.rowCount() == len(window.frame)
+    assert not window.no_match.isVisible() and window.search_bar.text() == ""
+
+
+def test_a_new_query_starts_at_the_top(window, qtbot):
+    bar = window.table.verticalScrollBar()
+    bar.setValue(bar.maximum() // 2)
+    assert bar.value() > 0
+    with qtbot.waitSignal(window.filtersApplied, timeout=3000):
+        window.set_filters(window.filters.with_search("-bot"))
+    assert bar.value() == 0
+
+
+def test_save_refuses_while_a_filter_does_not_parse(window, qtbot, tmp_path, monkeypatch):
+    target = tmp_path / "out.csv"
+    calls = save_to(monkeypatch, target)
+    window.set_filters(window.filters.with_search('"open'))
+    window.act_export.trigger()
+    assert calls == [] and not target.exists()  # no dialog, no file
+    assert window.banner.isVisible()
+    assert window.banner.text.text().startswith("Not saved: fix the filter marked in red")

@@ -12,8 +12,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from audit_viewer.query import FilterSet, Query, QueryError, parse_query
+from audit_viewer.filters import FilterState
+from audit_viewer.query import Query, QueryError, parse_query, quote_value
 
 NOW = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)
 STRING = pd.StringDtype("pyarrow")
@@ -129,7 +132,8 @@ def error(text: str, **kwargs) -> QueryError:
         ("C:\\temp", [4]),  # a Windows path is a word, not a qualifier
         ("https://jira.example.com/JIRA-7", [1]),  # a URL is a word, not a qualifier
         ("50%", [4]),
-        ("=cmd", [2]),
+        ('"=cmd"', [2]),  # a leading = outside quotes asks for the whole value
+        ("=cmd", []),
         ("nothing-matches-this", []),
     ],
 )
@@ -359,12 +363,12 @@ def test_errors_name_the_position(text: str, message: str, position: int) -> Non
     err = error(text)
     assert err.message.startswith(message)
     assert err.position == position
-    assert str(err) == f"{err.message} at position {position}"
+    assert str(err) == f"{err.message} at character {position + 1}"  # counted from 1
 
 
 def test_error_text_reads_like_a_sentence() -> None:
-    assert str(error('user:"Alice')) == "Unterminated quote at position 5"
-    assert str(error("alice usr:x")) == "Unknown qualifier 'usr:' at position 6"
+    assert str(error('user:"Alice')) == "Unterminated quote at character 6"
+    assert str(error("alice usr:x")) == "Unknown qualifier 'usr:' at character 7"
 
 
 def test_too_many_terms_is_an_error_not_a_hang() -> None:
@@ -490,9 +494,9 @@ def test_a_dropped_frame_is_freed_after_searching_it() -> None:
     frame = _load_synthetic().synthetic_frame(120_000, seed=4)
     description = weakref.ref(frame["description"].array.__arrow_array__())
     raw = weakref.ref(frame["raw"].array.__arrow_array__())
-    FilterSet(search="alice", actions=frozenset({"Added user"})).action_facets(frame)
+    FilterState(search="alice", actions=frozenset({"Added user"})).action_facets(frame)
     assert parse_query("ignored").mask(frame).any()  # type: ignore[union-attr]
-    assert FilterSet(text_filters={"ip_address": "10.0.1"}).mask(frame).any()
+    assert FilterState(text_filters={"ip_address": "10.0.1"}).mask(frame).any()
     del frame
     gc.collect()
     assert description() is None
@@ -510,38 +514,38 @@ def test_actor_and_time_on_large_frame(big: pd.DataFrame) -> None:
     assert np.array_equal(query.mask(big, now=now), expected)
 
 
-# --- FilterSet ----------------------------------------------------------------------------------
+# --- FilterState ----------------------------------------------------------------------------------
 
 
 def test_filterset_empty_is_inactive_and_matches_all() -> None:
-    filters = FilterSet()
+    filters = FilterState()
     assert not filters.is_active()
-    assert filters.errors() == {}
+    assert filters.errors == {}
     assert filters.mask(EVENTS, now=NOW).all()
-    assert not FilterSet(search="  ", text_filters={"user": ""}, time_preset="all").is_active()
-    assert not FilterSet(time_range=(None, None)).is_active()
+    assert not FilterState(search="  ", text_filters={"user": ""}, time_preset="all").is_active()
+    assert not FilterState(time_range=(None, None)).is_active()
 
 
 @pytest.mark.parametrize(
     ("filters", "expected"),
     [
-        (FilterSet(search="export"), [2, 4]),
-        (FilterSet(text_filters={"user": "carol"}), [4]),
+        (FilterState(search="export"), [2, 4]),
+        (FilterState(text_filters={"user": "carol"}), [4]),
         # The User column shows alice's email; her name behind it matches too.
-        (FilterSet(text_filters={"user": "smith"}), [0]),
-        (FilterSet(text_filters={"description": "smith"}), []),
-        (FilterSet(text_filters={"description": "reason"}), [0]),
-        (FilterSet(text_filters={"description": "-reason -calc"}), [1, 3, 4]),
-        (FilterSet(search="export", text_filters={"user": "carol"}), [4]),
-        (FilterSet(actions=frozenset({"Ticket created", "User logged in"})), [1, 3]),
-        (FilterSet(actions=frozenset()), []),
-        (FilterSet(search="export", actions=frozenset({"Export SBOM"})), [4]),
-        (FilterSet(time_preset="24h"), [0, 1, 2, 3, 4]),
-        (FilterSet(time_range=(NOW - timedelta(hours=3), None)), [0, 1, 2, 3]),
-        (FilterSet(time_range=(None, NOW - timedelta(hours=1))), [2, 3, 4]),  # end exclusive
-        (FilterSet(time_range=(datetime(2026, 11, 2, 11), datetime(2026, 11, 2, 13))), [2, 3]),
+        (FilterState(text_filters={"user": "smith"}), [0]),
+        (FilterState(text_filters={"description": "smith"}), []),
+        (FilterState(text_filters={"description": "reason"}), [0]),
+        (FilterState(text_filters={"description": "-reason -calc"}), [1, 3, 4]),
+        (FilterState(search="export", text_filters={"user": "carol"}), [4]),
+        (FilterState(actions=frozenset({"Ticket created", "User logged in"})), [1, 3]),
+        (FilterState(actions=frozenset()), []),
+        (FilterState(search="export", actions=frozenset({"Export SBOM"})), [4]),
+        (FilterState(time_preset="24h"), [0, 1, 2, 3, 4]),
+        (FilterState(time_range=(NOW - timedelta(hours=3), None)), [0, 1, 2, 3]),
+        (FilterState(time_range=(None, NOW - timedelta(hours=1))), [2, 3, 4]),  # end exclusive
+        (FilterState(time_range=(datetime(2026, 11, 2, 11), datetime(2026, 11, 2, 13))), [2, 3]),
         (
-            FilterSet(
+            FilterState(
                 time_range=(
                     datetime(2026, 11, 2, 13, tzinfo=timezone(timedelta(hours=2))),
                     None,
@@ -550,7 +554,7 @@ def test_filterset_empty_is_inactive_and_matches_all() -> None:
             [0, 1, 2, 3],
         ),
         (
-            FilterSet(
+            FilterState(
                 search="-carol",
                 text_filters={"user": "example"},
                 time_range=(NOW - timedelta(hours=3, minutes=30), NOW),
@@ -560,46 +564,46 @@ def test_filterset_empty_is_inactive_and_matches_all() -> None:
         ),
     ],
 )
-def test_filterset_parts_and_together(filters: FilterSet, expected: list[int]) -> None:
+def test_filterset_parts_and_together(filters: FilterState, expected: list[int]) -> None:
     assert filters.is_active()
     assert np.flatnonzero(filters.mask(EVENTS, now=NOW)).tolist() == expected
 
 
 def test_filterset_time_preset_is_relative_to_now() -> None:
-    filters = FilterSet(time_preset="7d")
+    filters = FilterState(time_preset="7d")
     later = NOW + timedelta(days=7, hours=-3, minutes=-30)  # row 4 is now older than 7 days
     assert np.flatnonzero(filters.mask(EVENTS, now=later)).tolist() == [0, 1, 2, 3]
-    both = FilterSet(time_preset="7d", time_range=(None, NOW - timedelta(hours=1, minutes=30)))
+    both = FilterState(time_preset="7d", time_range=(None, NOW - timedelta(hours=1, minutes=30)))
     assert np.flatnonzero(both.mask(EVENTS, now=later)).tolist() == [2, 3]
-    wider = FilterSet(time_preset="7d", time_range=(NOW - timedelta(hours=10), None))
+    wider = FilterState(time_preset="7d", time_range=(NOW - timedelta(hours=10), None))
     assert np.flatnonzero(wider.mask(EVENTS, now=later)).tolist() == [0, 1, 2, 3]
 
 
 def test_filterset_reports_errors_and_ignores_the_broken_part() -> None:
-    filters = FilterSet(
+    filters = FilterState(
         search='alice "unterminated', text_filters={"user": "usr:x", "description": "reason"}
     )
-    errors = filters.errors()
+    errors = filters.errors
     assert set(errors) == {"search", "user"}
-    assert str(errors["search"]) == "Unterminated quote at position 6"
+    assert str(errors["search"]) == "Unterminated quote at character 7"
     assert errors["user"].message == "Unknown qualifier 'usr:'"
     assert np.flatnonzero(filters.mask(EVENTS, now=NOW)).tolist() == [0]
-    assert "time_preset" in FilterSet(time_preset="3 years").errors()
+    assert "time_preset" in FilterState(time_preset="3 years").errors
 
 
 def test_filterset_highlights_the_positive_terms_of_every_part_once() -> None:
-    filters = FilterSet(
+    filters = FilterState(
         search='alice -bot "false positive"',
         text_filters={"user": "alice", "description": "reason", "id": 'broken "quote'},
     )
     # Negated words are not marked, a part that does not parse adds nothing, and a term is
     # marked once however many parts name it.
-    assert filters.highlight_terms() == ["alice", "false positive", "reason"]
-    assert FilterSet().highlight_terms() == []
+    assert filters.highlight_terms == ["alice", "false positive", "reason"]
+    assert FilterState().highlight_terms == []
 
 
 def test_action_facets_count_under_the_other_filters() -> None:
-    filters = FilterSet(search="example", actions=frozenset({"Ticket created"}))
+    filters = FilterState(search="example", actions=frozenset({"Ticket created"}))
     # "example" matches rows 0 (alice), 1 (jira.example.com URL), 3 (zoë's email)
     facets = filters.action_facets(EVENTS, now=NOW)
     # most frequent first, equal counts by name; actions with no rows left are still offered
@@ -611,16 +615,16 @@ def test_action_facets_count_under_the_other_filters() -> None:
         ("Export SBOM failure", 0),
     ]
     assert np.flatnonzero(filters.mask(EVENTS, now=NOW)).tolist() == [1]
-    assert FilterSet().action_facets(EVENTS.iloc[0:0]) == {}
+    assert FilterState().action_facets(EVENTS.iloc[0:0]) == {}
     # The window's one-pass form gives exactly both answers.
-    mask, count_facets = filters.mask_and_facets(EVENTS, now=NOW)
-    assert np.flatnonzero(mask).tolist() == [1]
-    assert count_facets() == facets
+    result = filters.evaluate(EVENTS, now=NOW)
+    assert np.flatnonzero(result.mask).tolist() == [1]
+    assert result.facets() == facets
 
 
 def test_action_facets_on_large_frame(big: pd.DataFrame) -> None:
     now = _load_synthetic().SYNTHETIC_NOW
-    filters = FilterSet(search="alice", time_preset="30d", actions=frozenset({"Added user"}))
+    filters = FilterState(search="alice", time_preset="30d", actions=frozenset({"Added user"}))
     selected = (
         reference(big, ["alice"], ALL)
         & (big["created_at"] >= pd.Timestamp(now - timedelta(days=30))).to_numpy()
@@ -650,22 +654,22 @@ EXTRA = make_frame(
 @pytest.mark.parametrize(
     ("filters", "expected"),
     [
-        (FilterSet(text_filters={"ip_address": "10.0."}), [0, 1]),
-        (FilterSet(text_filters={"ip_address": "10.0.0.1"}), [0]),  # not row 2's description
-        (FilterSet(text_filters={"ip_address": "-10.0.0"}), [1, 2, 3]),  # missing: not matching
-        (FilterSet(text_filters={"ip_address": '"10.0.1.9" OR 10.0.0.1'}), [0, 1]),
-        (FilterSet(text_filters={"tenant_id": "t-7"}), [1, 2]),  # case-insensitive
-        (FilterSet(text_filters={"metadata.bytes": "2147483653"}), [0]),  # nested, beyond 2**31
-        (FilterSet(text_filters={"metadata.bytes": "9"}), [2]),
-        (FilterSet(search="office", text_filters={"ip_address": "10.0"}), [0]),
-        (FilterSet(text_filters={"ip_address": "10.0", "tenant_id": "t"}), [1]),
-        (FilterSet(text_filters={"no_event_has_this": "x"}), []),
+        (FilterState(text_filters={"ip_address": "10.0."}), [0, 1]),
+        (FilterState(text_filters={"ip_address": "10.0.0.1"}), [0]),  # not row 2's description
+        (FilterState(text_filters={"ip_address": "-10.0.0"}), [1, 2, 3]),  # missing: not matching
+        (FilterState(text_filters={"ip_address": '"10.0.1.9" OR 10.0.0.1'}), [0, 1]),
+        (FilterState(text_filters={"tenant_id": "t-7"}), [1, 2]),  # case-insensitive
+        (FilterState(text_filters={"metadata.bytes": "2147483653"}), [0]),  # nested, beyond 2**31
+        (FilterState(text_filters={"metadata.bytes": "9"}), [2]),
+        (FilterState(search="office", text_filters={"ip_address": "10.0"}), [0]),
+        (FilterState(text_filters={"ip_address": "10.0", "tenant_id": "t"}), [1]),
+        (FilterState(text_filters={"no_event_has_this": "x"}), []),
     ],
 )
 def test_column_filters_on_extra_fields_search_the_raw_json(
-    filters: FilterSet, expected: list[int]
+    filters: FilterState, expected: list[int]
 ) -> None:
-    assert filters.errors() == {}
+    assert filters.errors == {}
     assert np.flatnonzero(filters.mask(EXTRA, now=NOW)).tolist() == expected
 
 
@@ -676,11 +680,11 @@ def test_extra_field_filter_on_large_frame_matches_reference(big: pd.DataFrame) 
     for text in ["1", "10.0.1", "10.0.12", "10.0.12.", "10.0.12.7", ".7"]:
         expected = ips.str.contains(text, regex=False).to_numpy(dtype=bool)
         assert expected.any(), text
-        filters = FilterSet(text_filters={"ip_address": text})
+        filters = FilterState(text_filters={"ip_address": text})
         assert np.array_equal(filters.mask(big, now=NOW), expected), text
-        negated = FilterSet(text_filters={"ip_address": f"-{text}"})
+        negated = FilterState(text_filters={"ip_address": f"-{text}"})
         assert np.array_equal(negated.mask(big, now=NOW), ~expected), text
-        both = FilterSet(search="alice", text_filters={"ip_address": text})
+        both = FilterState(search="alice", text_filters={"ip_address": text})
         assert np.array_equal(both.mask(big, now=NOW), alice & expected), text
 
 
@@ -710,3 +714,55 @@ def test_prepare_makes_the_first_search_give_the_same_rows(big: pd.DataFrame) ->
         query = parse_query(text)
         assert isinstance(query, Query)
         assert np.array_equal(query.mask(frame, now=NOW), query.mask(big, now=NOW)), text
+
+
+# --- exact values and quoting ----------------------------------------------------------------
+
+
+def matches(text: str, **kwargs) -> list[int]:
+    query = parse_query(text, **kwargs)
+    assert isinstance(query, Query), query
+    return np.flatnonzero(query.mask(EVENTS, now=NOW)).tolist()
+
+
+def test_an_exact_value_is_the_whole_value_not_a_part():
+    assert matches('action:"Export SBOM"') == [2, 4]  # a substring also finds "… failure"
+    assert matches('action:="Export SBOM"') == [4]
+    assert matches('action:="export sbom"') == [4]  # case aside
+    assert matches('-action:="Export SBOM"') == [0, 1, 2, 3]
+    assert matches("user:=carol") == [4]  # any of the user fields, whole
+    assert matches("user:=caro") == []
+    assert matches('="Zoë Cohen"', default_fields=("user", "user_name")) == [3]
+    assert matches("=alice", default_fields=("user_name",)) == []
+
+
+def test_exact_matches_the_same_on_a_dictionary_encoded_column(big: pd.DataFrame):
+    value = str(big["action"].iat[0])
+    query = parse_query("action:=" + quote_value(value))
+    assert isinstance(query, Query)
+    expected = (big["action"].str.lower() == value.lower()).to_numpy(dtype=bool)
+    assert np.array_equal(query.mask(big), expected)
+    shorter = parse_query("action:=" + quote_value(value[:-1]))
+    assert isinstance(shorter, Query) and not shorter.mask(big).any()
+
+
+@given(st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=40))
+@settings(max_examples=300, deadline=None)
+def test_a_quoted_value_parses_back_to_exactly_that_value(text: str):
+    query = parse_query(quote_value(text))
+    assert isinstance(query, Query)
+    if text:
+        [[term]] = query.groups
+        assert term.test.needle == text and not term.negate
+    exact = parse_query("=" + quote_value(text))
+    assert isinstance(exact, Query)
+    [[term]] = exact.groups
+    assert term.test.needle == text and term.test.exact
+
+
+@pytest.mark.parametrize(
+    "text", ['say "hi"', "back\\slash\\", 'a\\"b', "user:alice", "-bot", "OR", " ", "\\", '"']
+)
+def test_hostile_values_round_trip(text: str):
+    [[term]] = parse_query("=" + quote_value(text)).groups
+    assert term.test.needle == text

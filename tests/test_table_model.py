@@ -14,8 +14,8 @@ from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QTableView
 
 from audit_viewer.events import normalize_event
+from audit_viewer.filters import FilterState
 from audit_viewer.frame import extra_field_values, frame_from_events
-from audit_viewer.query import FilterSet
 from audit_viewer.ui.highlight import HighlightDelegate
 from audit_viewer.ui.table_model import (
     COL_ACTION,
@@ -193,8 +193,8 @@ def test_a_filter_under_an_extra_field_column_keeps_the_rows_whose_cells_match(
     model, key, text, expected
 ):
     column = column_of(model, key)
-    filters = FilterSet(text_filters={key: text})
-    assert filters.errors() == {}
+    filters = FilterState(text_filters={key: text})
+    assert filters.errors == {}
     model.set_mask(filters.mask(model.frame))
     assert shown_column(model, column) == expected
 

@@ -10,8 +10,10 @@ via ``sectionViewportPosition``. The editors depend on the column's kind (from t
 - Everything else: a query line edit (the search bar's language, bare words restricted to that
   column, debounced the same way).
 
-The header only collects what the user chose; the window turns :meth:`FilterHeader.
-filter_set_parts` into a ``FilterSet`` and feeds the mask to the model and the facets back here.
+The header holds no filter of its own: it renders the window's
+:class:`~audit_viewer.filters.FilterState` (:meth:`FilterHeader.show_state`) and, when the user
+changes a filter, proposes the changed state through :attr:`FilterHeader.stateEdited`; the
+window keeps it, evaluates it once and renders it back here with the Action facets.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta, tzinfo
 from itertools import pairwise
-from typing import Any, NamedTuple
+from typing import Any
 
 from PySide6.QtCore import (
     QDate,
@@ -58,6 +60,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from audit_viewer.filters import FilterState, TimeRange
 from audit_viewer.ui.icons import icon
 from audit_viewer.ui.search_bar import QueryLineEdit
 from audit_viewer.ui.table_model import COL_TIME
@@ -76,20 +79,9 @@ _RANGE = "range"  # the combo item that shows the active custom range
 _CUSTOM = "custom"  # the combo item that opens the range dialog
 _TEXT_HELP = (
     "Filter {title}: words match anywhere in this column (case-insensitive).\n"
-    '"exact phrase"   -word excludes   a OR b\n'
+    '"a phrase"   -word excludes   a OR b   ="whole value"\n'
     "Enter applies at once, Escape clears."
 )
-
-TimeRange = tuple[datetime | None, datetime | None]
-
-
-class FilterParts(NamedTuple):
-    """The header's share of a ``FilterSet`` (see ``audit_viewer.query.FilterSet``)."""
-
-    text_filters: dict[str, str]
-    time_preset: str | None
-    time_range: TimeRange | None
-    actions: frozenset[str] | None
 
 
 def _tint(palette: QPalette) -> QPalette:
@@ -370,17 +362,16 @@ class ActionFilterButton(QToolButton):
 class FilterHeader(QHeaderView):
     """Horizontal header with a row of filter editors; see the module docstring."""
 
-    #: Any filter changed (text after the debounce, presets, ranges and ticks at once).
-    filtersChanged = Signal()
+    #: The user changed a filter (text after the debounce, presets, ranges and ticks at once):
+    #: the window's state with that change, for the window to keep and render back.
+    stateEdited = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         # The parent comes last: reparenting calls the overrides below, which need the state.
         super().__init__(Qt.Orientation.Horizontal)
         self._keys: list[str] = []  # column key of each logical section
         self._editors: dict[str, QWidget] = {}
-        self._time_preset: str | None = None
-        self._time_range: TimeRange | None = None
-        self._actions: frozenset[str] | None = None
+        self._state = FilterState()
         self._facet_source: Callable[[], Mapping[str, int]] = dict
         self._facets: dict[str, int] | None = None
         self._scrollbar: Any = None
@@ -406,7 +397,7 @@ class FilterHeader(QHeaderView):
         return self._editors.get(self._keys[column])
 
     def set_filter(self, column: int, value: Any) -> None:
-        """Set a column's filter as the user would, and apply it at once.
+        """Set a column's filter as the user would: propose the changed state at once.
 
         Time: "24h" | "7d" | "30d" | "90d" | "all" | None, or a (start, end) tuple of aware
         datetimes; Action: an iterable of action names, or None for all; text columns: a query.
@@ -414,56 +405,44 @@ class FilterHeader(QHeaderView):
         editor = self.editor(column)
         if editor is None:
             raise IndexError(f"no filter for column {column}")
+        key = self._keys[column]
         if isinstance(editor, TimeFilterCombo):
-            if isinstance(value, tuple):
-                self._set_time_range(value)
-            else:
-                self._set_time_preset(None if value in (None, "all") else str(value))
+            if not isinstance(value, tuple) and value not in {k for k, _ in _PRESETS} | {None}:
+                raise ValueError(f"unknown time preset {value!r}")
+            self._propose(self._state.with_time(value))
         elif isinstance(editor, ActionFilterButton):
-            self._set_actions(None if value is None else frozenset(value))
-        elif isinstance(editor, QueryLineEdit):
-            editor.set_query(str(value or ""))
+            self._propose(self._state.with_actions(None if value is None else frozenset(value)))
+        else:
+            self._propose(self._state.with_text_filter(key, str(value or "")))
 
     def clear_filters(self) -> None:
-        """Remove every column filter (one ``filtersChanged``, if anything was filtered)."""
-        active = self.has_active_filters()
-        for editor in self._editors.values():
-            if isinstance(editor, QueryLineEdit):
-                blocked = editor.blockSignals(True)
-                editor.set_query("")
-                editor.blockSignals(blocked)
-        self._time_preset = self._time_range = None
-        self._actions = None
-        self._show_time()
-        self._show_actions()
-        self._mark_all()
-        if active:
-            self.filtersChanged.emit()
+        """Propose the state without any column filter (the search bar's text stays)."""
+        self._propose(FilterState(search=self._state.search))
 
     def has_active_filters(self) -> bool:
         return any(self._active(key) for key in self._editors)
 
-    def filter_set_parts(self) -> FilterParts:
-        """What to put into the window's ``FilterSet`` (texts keyed by the model's column key)."""
-        texts = {
-            key: editor.applied_text
-            for key, editor in self._editors.items()
-            if isinstance(editor, QueryLineEdit) and editor.applied_text.strip()
-        }
-        return FilterParts(texts, self._time_preset, self._time_range, self._actions)
+    def show_state(self, state: FilterState, facets: Callable[[], Mapping[str, int]]) -> None:
+        """Render ``state``: texts and their errors, the time, the actions and ``facets``
+        (counts per action under the other filters, or a function that counts them).
 
-    def set_action_facets(
-        self, counts: Mapping[str, int] | Callable[[], Mapping[str, int]]
-    ) -> None:
-        """Counts per action under the other filters, or a function that counts them.
-
-        Counting is a pass over every event, so a function is called only while the checklist
-        is open (or opens), or when the button must say "3 of 15": typing elsewhere never
-        pays for counts nobody sees.
+        Counting is a pass over every event, so the function is called only while the checklist
+        is open (or opens), or when the button must say "3 of 15": typing elsewhere never pays
+        for counts nobody sees.
         """
-        self._facet_source = counts if callable(counts) else lambda: counts
+        self._state = state
+        for key, editor in self._editors.items():
+            if isinstance(editor, QueryLineEdit):
+                editor.show_query(state.text_filter(key), state.errors.get(key))
+        self._facet_source = facets
         self._facets = None
+        self._show_time()
         self._show_actions()
+        self._mark_all()
+
+    def _propose(self, state: FilterState) -> None:
+        if state != self._state:
+            self.stateEdited.emit(state)
 
     def focus_filters(self) -> None:
         """Put the keyboard focus on the first visible filter (Ctrl+Shift+F)."""
@@ -533,13 +512,12 @@ class FilterHeader(QHeaderView):
             editor.popup.changed.connect(self._actions_ticked)
             editor.aboutToOpen.connect(self._fill_checklist)
         else:
-            editor = QueryLineEdit(
-                self,
-                default_fields=(column.key,),
-                help_text=_TEXT_HELP.format(title=column.title),
-            )
+            editor = QueryLineEdit(self, help_text=_TEXT_HELP.format(title=column.title))
             editor.setPlaceholderText("Filter…")
-            editor.queryChanged.connect(self._text_changed)
+            editor.queryChanged.connect(
+                lambda text, key=column.key: self._propose(self._state.with_text_filter(key, text))
+            )
+            editor.show_query(self._state.text_filter(column.key), None)
         editor.setObjectName(f"filter_{column.key}")
         editor.setAccessibleName(f"Filter {column.title}")
         editor.installEventFilter(self)
@@ -555,56 +533,32 @@ class FilterHeader(QHeaderView):
         if choice == _CUSTOM:
             self.open_custom_range()
         elif choice != _RANGE:
-            self._set_time_preset(None if choice == "all" else choice)
+            self._propose(self._state.with_time(choice))
+            self._show_time()  # the same choice again: the combo reads as before
 
     def open_custom_range(self) -> TimeRangeDialog:
         """Open the from/to dialog (window-modal, non-blocking); OK applies the range."""
-        dialog = TimeRangeDialog(self._time_range, self._timezone(), self.window())
+        dialog = TimeRangeDialog(self._state.time_range, self._timezone(), self.window())
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.accepted.connect(lambda: self._set_time_range(dialog.range()))
+        dialog.accepted.connect(lambda: self._propose(self._state.with_time(dialog.range())))
         dialog.rejected.connect(self._show_time)
         dialog.open()
         return dialog
-
-    def _set_time_preset(self, preset: str | None) -> None:
-        if preset is not None and preset not in {key for key, _ in _PRESETS}:
-            raise ValueError(f"unknown time preset {preset!r}")
-        if (preset, None) != (self._time_preset, self._time_range):
-            self._time_preset, self._time_range = preset, None
-            self._time_changed()
-        else:
-            self._show_time()
-
-    def _set_time_range(self, value: TimeRange) -> None:
-        start, end = value
-        if start is None and end is None:
-            self._set_time_preset(None)
-            return
-        for end_point in (start, end):
-            if end_point is not None and end_point.tzinfo is None:
-                raise ValueError("time range ends must be timezone-aware")
-        if (None, value) != (self._time_preset, self._time_range):
-            self._time_preset, self._time_range = None, (start, end)
-            self._time_changed()
-
-    def _time_changed(self) -> None:
-        self._show_time()
-        self._mark(COL_TIME)
-        self.filtersChanged.emit()
 
     def _show_time(self) -> None:
         combo = self._editors.get("created_at")
         if not isinstance(combo, TimeFilterCombo):
             return
         blocked = combo.blockSignals(True)
-        if self._time_range is not None:
-            label = _format_range(self._time_range, self._timezone())
+        time_range = self._state.time_range
+        if time_range is not None:
+            label = _format_range(time_range, self._timezone())
             combo.show_range(label, label)
             combo.setCurrentIndex(combo.findData(_RANGE))
             combo.setToolTip(f"Showing events from {label}.")
         else:
             combo.show_range(None, "")
-            combo.setCurrentIndex(combo.findData(self._time_preset or "all"))
+            combo.setCurrentIndex(combo.findData(self._state.time_preset or "all"))
             combo.setToolTip("Show events from this time span (the end is not included).")
         combo.blockSignals(blocked)
         self._mark(COL_TIME)
@@ -622,16 +576,10 @@ class FilterHeader(QHeaderView):
         button = self._editors.get("action")
         return button if isinstance(button, ActionFilterButton) else None
 
-    def _set_actions(self, actions: frozenset[str] | None) -> None:
-        if actions != self._actions:
-            self._actions = actions
-            self._show_actions()
-            self.filtersChanged.emit()
-
     def _actions_ticked(self) -> None:
         button = self._action_button()
         if button is not None:
-            self._set_actions(button.popup.selection())
+            self._propose(self._state.with_actions(button.popup.selection()))
 
     def _counted_facets(self) -> dict[str, int]:
         if self._facets is None:
@@ -641,7 +589,7 @@ class FilterHeader(QHeaderView):
     def _fill_checklist(self) -> None:
         button = self._action_button()
         if button is not None:
-            button.popup.set_facets(self._counted_facets(), self._actions)
+            button.popup.set_facets(self._counted_facets(), self._state.actions)
 
     def _show_actions(self) -> None:
         button = self._action_button()
@@ -649,27 +597,22 @@ class FilterHeader(QHeaderView):
             return
         if button.popup.isVisible():
             self._fill_checklist()
+        actions = self._state.actions
         total = 0  # only "3 of 15" needs it
-        if self._actions is not None and len(self._actions) > 1:
-            total = len(self._counted_facets().keys() | self._actions)
-        button.show_selection(self._actions, total)
+        if actions is not None and len(actions) > 1:
+            total = len(self._counted_facets().keys() | actions)
+        button.show_selection(actions, total)
         self._mark_key("action")
-
-    # -- text ----------------------------------------------------------------------------------
-
-    def _text_changed(self) -> None:
-        self._mark_all()
-        self.filtersChanged.emit()
 
     # -- marking active filters ----------------------------------------------------------------
 
     def _active(self, key: str) -> bool:
         editor = self._editors.get(key)
         if isinstance(editor, TimeFilterCombo):
-            return self._time_preset is not None or self._time_range is not None
+            return self._state.time_preset is not None or self._state.time_range is not None
         if isinstance(editor, ActionFilterButton):
-            return self._actions is not None
-        return isinstance(editor, QueryLineEdit) and bool(editor.applied_text.strip())
+            return self._state.actions is not None
+        return bool(self._state.text_filter(key).strip())
 
     def _mark(self, section: int) -> None:
         if 0 <= section < len(self._keys):

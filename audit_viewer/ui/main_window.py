@@ -1,7 +1,8 @@
 """The main window: search, filter row, timeline, table, detail pane, Save as CSV and sync.
 
 The window owns no data logic: the frame comes from :class:`CacheStore`, the filters from
-:class:`FilterSet` (the same evaluation the command line's ``export --query`` uses), the CSV from
+:class:`FilterState` (one state, parsed once; the command line's ``export --query`` speaks the
+same language), the CSV from
 :func:`write_csv` and the sync from :class:`SyncEngine` in a worker thread. What lives here is the
 wiring and what the user must never lose while data changes underneath: sort, filters, the
 selected event and the scroll position.
@@ -19,7 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
-from PySide6.QtCore import QEvent, QModelIndex, QObject, QSignalBlocker, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QModelIndex, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -46,8 +47,9 @@ from audit_viewer.cache import CacheError, CacheStore
 from audit_viewer.config import ConfigError, Profile, SecretStore, get_secret, load_profiles
 from audit_viewer.events import in_zone
 from audit_viewer.export import ExportError, write_csv
+from audit_viewer.filters import SEARCH, FilterState
 from audit_viewer.frame import empty_frame
-from audit_viewer.query import TIME_PRESETS, FilterSet, QueryError
+from audit_viewer.query import quote_value
 from audit_viewer.sync import SyncProgress, SyncResult
 from audit_viewer.ui import status, theme
 from audit_viewer.ui.detail_pane import DetailPane
@@ -56,6 +58,7 @@ from audit_viewer.ui.filter_header import FilterHeader
 from audit_viewer.ui.highlight import HighlightDelegate
 from audit_viewer.ui.icons import app_icon, icon
 from audit_viewer.ui.log_menu import log_level_menu
+from audit_viewer.ui.no_match import NoMatchOverlay
 from audit_viewer.ui.search_bar import SearchBar
 from audit_viewer.ui.settings import ColumnState, TableState, WindowSettings
 from audit_viewer.ui.table_model import (
@@ -88,14 +91,6 @@ MAX_COPY_ROWS = 50_000
 EXPORT_CHUNK = 20_000
 APP_TITLE = "audit-viewer"
 _HEADER_MARGIN = QStyle.PixelMetric.PM_HeaderMargin
-
-
-def _phrase(value: str) -> str:
-    """A value as one query-language phrase (quoted when it has spaces)."""
-    text = value.replace("\n", " ").strip()
-    if '"' in text:
-        text = text.split('"', 1)[0].strip()
-    return f'"{text}"' if any(c.isspace() for c in text) or text.startswith("-") else text
 
 
 class Banner(QFrame):
@@ -214,9 +209,10 @@ class MainWindow(QMainWindow):
         self._load_text = ""
         self._export: WorkerThread | None = None
         self._sync_phrase = "never synced"
-        self._search_text = ""
-        self._search_message = ""
-        self._filter_message = ""
+        #: What the user set (may not parse) and the last valid state, which the table shows.
+        self._filters = FilterState()
+        self._shown_filters = FilterState()
+        self._result = FilterState().evaluate(empty_frame())
         self._closed = False
         self._columns_source: QMenu | None = None
         self._export_target: Path | None = None
@@ -228,9 +224,9 @@ class MainWindow(QMainWindow):
 
         self.model = EventTableModel(parent=self)
         self._apply_profile_timezone()
-        self._created = np.empty(0, dtype="datetime64[us]")
         self._build_widgets()
         self._build_actions()
+        self.no_match = NoMatchOverlay(self.table.viewport(), self.act_clear)
         self._build_menus_and_toolbar()
         self._connect()
         self._load_frame_from_store()
@@ -511,9 +507,10 @@ class MainWindow(QMainWindow):
         self.toolbar = tools
 
     def _connect(self) -> None:
-        self.search_bar.queryChanged.connect(self._on_query_changed)
-        self.search_bar.errorMessage.connect(self._show_search_error)
-        self.header.filtersChanged.connect(self._apply_filters)
+        self.search_bar.queryChanged.connect(
+            lambda text: self.set_filters(self._filters.with_search(text))
+        )
+        self.header.stateEdited.connect(self.set_filters)
         # After the view has re-sorted (it reacts to the same signal), bring the selection back.
         self.header.sortIndicatorChanged.connect(
             lambda *_: QTimer.singleShot(0, self._scroll_to_current)
@@ -646,57 +643,95 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------------------- filtering
 
-    def filter_set(self) -> FilterSet:
-        """The filters the user has set now (search bar + filter row + timeline)."""
-        text_filters, time_preset, time_range, actions = self.header.filter_set_parts()
-        return FilterSet(
-            search=self._search_text,
-            text_filters=dict(text_filters),
-            time_range=time_range,
-            time_preset=time_preset,
-            actions=frozenset(actions) if actions is not None else None,
-        )
+    @property
+    def filters(self) -> FilterState:
+        """What the user has set now (search bar + filter row + timeline); may not parse."""
+        return self._filters
 
-    def _on_query_changed(self, text: str) -> None:
-        self._search_text = text
-        self._apply_filters()
+    @property
+    def shown_filters(self) -> FilterState:
+        """The filters the table shows the result of: the last valid :attr:`filters`."""
+        return self._shown_filters
+
+    def set_filters(self, state: FilterState) -> None:
+        """Keep ``state`` as the one filter state, render it, and show its result if valid.
+
+        While it does not parse, the table keeps the last valid result and the error line says
+        so. A new valid query starts at the top of the result: the newest matches.
+        """
+        if state == self._filters:
+            return
+        self._filters = state
+        if state.valid:
+            self._apply_filters(new_query=True)
+        else:
+            self._render_filters()
+            self._update_status()
 
     def _on_timeline_range(self, start: datetime | None, end: datetime | None) -> None:
-        self.header.set_filter(COL_TIME, (start, end))
+        self.set_filters(self._filters.with_time((start, end)))
 
     def _on_timeline_cleared(self) -> None:
-        self.header.set_filter(COL_TIME, "all")
+        self.set_filters(self._filters.with_time(None))
 
     def _apply_filters(
-        self, *_: object, frame: pd.DataFrame | None = None, keep_view: bool = True
+        self, *, frame: pd.DataFrame | None = None, keep_view: bool = True, new_query: bool = False
     ) -> None:
-        """Evaluate every filter over the whole frame and show the result.
+        """Evaluate the filter state once over the whole frame and show the result.
 
         With ``frame``, that frame replaces the model's in the same step (after a sync), so the
         view never shows the new rows unfiltered.
         """
-        fs = self.filter_set()
-        self._show_query_error(fs.errors())
+        if self._filters.valid:
+            self._shown_filters = self._filters
+        state = self._shown_filters
         now = datetime.now(UTC)
         data = frame if frame is not None else self.model.frame
-        mask, count_facets = fs.mask_and_facets(data, now=now)
-        if not fs.is_active():
-            mask = None  # nothing filters: the model shows every row without a mask
+        self._result = state.evaluate(data, now=now)
         if frame is not None:
-            self.model.set_frame(frame, mask=mask)
-            self._created = frame["created_at"].to_numpy(dtype="datetime64[us]")
+            self.model.set_frame(frame, mask=self._result.mask)
             self._fit_row_numbers(len(frame))
         else:
-            self.model.set_mask(mask)
-        self.header.set_action_facets(count_facets)
-        self._update_timeline(fs, now)
-        self.model.set_highlight(fs.highlight_terms())
-        if keep_view:
+            self.model.set_mask(self._result.mask)
+        self._render_filters()
+        self._update_timeline(now)
+        self.model.set_highlight(state.highlight_terms)
+        if new_query:
+            self.table.scrollToTop()
+        elif keep_view:
             self._scroll_to_current()
         # Lay the rows out now rather than on the view's timer, so they are painted once.
         self.table.executeDelayedItemsLayout()
+        self._follow_current_row()
+        self.no_match.setVisible(self.model.rowCount() == 0 and len(self.frame) > 0)
         self._update_status()
         self.filtersApplied.emit(self.model.rowCount())
+
+    def _follow_current_row(self) -> None:
+        """The detail pane shows the current row, or nothing once the filter removed it."""
+        current = self.table.currentIndex()
+        shown = self.detail.record()
+        if not current.isValid():
+            if shown is not None:
+                self.detail.show_record(None, self.tz)
+        elif shown is None or shown.get("id") != self._id_of_view_row(current.row()):
+            self._on_current_row(current)
+
+    def _render_filters(self) -> None:
+        """Every widget shows the one state: texts, errors, time, actions, the error line."""
+        state = self._filters
+        self.search_bar.show_query(state.search, state.errors.get(SEARCH))
+        self.header.show_state(state, self._result.facets)
+        messages = [
+            f"{'Search' if key == SEARCH else key.replace('_', ' ').capitalize() + ' filter'}: "
+            f"{error}"
+            for key, error in state.errors.items()
+        ]
+        if messages:
+            messages.append("the table still shows the result of the last valid filters")
+        text = "  ·  ".join(messages)
+        self.search_error.setText(text)
+        self.search_error.setVisible(bool(text))
 
     def _fit_row_numbers(self, rows: int) -> None:
         """Size the row-number column for every event, so filtering never shifts the columns
@@ -705,48 +740,14 @@ class MainWindow(QMainWindow):
         digits = vheader.fontMetrics().horizontalAdvance("9" * len(str(max(rows, 1))))
         vheader.setMinimumWidth(digits + 2 * vheader.style().pixelMetric(_HEADER_MARGIN) + 4)
 
-    def _update_timeline(self, fs: FilterSet | None = None, now: datetime | None = None) -> None:
-        fs = fs or self.filter_set()
+    def _update_timeline(self, now: datetime | None = None) -> None:
         now = now or datetime.now(UTC)
-        self.timeline.set_shown(self._created, self.model.filter_mask, self.tz)
-        self.timeline.set_range(*self._time_bounds(fs, now))
-
-    @staticmethod
-    def _time_bounds(fs: FilterSet, now: datetime) -> tuple[datetime | None, datetime | None]:
-        if fs.time_range is not None:
-            return fs.time_range
-        if fs.time_preset in TIME_PRESETS:
-            return now - TIME_PRESETS[fs.time_preset], None
-        return None, None
-
-    def _show_query_error(self, errors: dict[str, QueryError]) -> None:
-        """Column filter errors (the search bar reports its own through ``errorMessage``)."""
-        messages = [
-            f"{column.replace('_', ' ').capitalize()} filter: {error}"
-            for column, error in errors.items()
-            if column != "search"
-        ]
-        self._filter_message = "  ·  ".join(messages)
-        self._show_error_line()
-
-    def _show_search_error(self, message: str) -> None:
-        self._search_message = f"Search: {message}" if message else ""
-        self._show_error_line()
-
-    def _show_error_line(self) -> None:
-        text = "  ·  ".join(m for m in (self._search_message, self._filter_message) if m)
-        self.search_error.setText(text)
-        self.search_error.setVisible(bool(text))
+        self.timeline.set_shown(self.model.created_at(), self.model.filter_mask, self.tz)
+        self.timeline.set_range(*self._shown_filters.time_bounds(now))
 
     def clear_filters(self) -> None:
         """Clear the search bar, every column filter and the timeline range, in one pass."""
-        with QSignalBlocker(self.header):
-            self.header.clear_filters()
-        with QSignalBlocker(self.search_bar):
-            self.search_bar.set_query("")
-        self._search_text = ""
-        self._search_message = ""
-        self._apply_filters()
+        self.set_filters(FilterState())
 
     def focus_search(self) -> None:
         self.search_bar.setFocus(Qt.FocusReason.ShortcutFocusReason)
@@ -895,12 +896,15 @@ class MainWindow(QMainWindow):
         elif column == COL_ACTION:
             self.header.set_filter(COL_ACTION, [str(self.frame["action"].iat[record])])
         else:
-            value = self.model.index(index.row(), column).data(Qt.ItemDataRole.DisplayRole)
+            key = self.model.column(column).key
+            if key in self.frame.columns:
+                value = self.frame[key].iat[record]
+                value = None if pd.isna(value) else str(value)
+            else:  # an extra field: the text its cell shows is what its filter searches
+                value = self.model.index(index.row(), column).data(Qt.ItemDataRole.DisplayRole)
             if value in (None, ""):
                 return
-            if column == COL_DESCRIPTION:
-                value = str(self.frame["description"].iat[record]).splitlines()[0][:80]
-            self.header.set_filter(column, _phrase(str(value)))
+            self.header.set_filter(column, "=" + quote_value(str(value)))
 
     # ------------------------------------------------------------------------------- menus
 
@@ -1116,8 +1120,18 @@ class MainWindow(QMainWindow):
         return f"audit-log-{datetime.now():%Y%m%d-%H%M}.csv"
 
     def export_csv(self) -> None:
-        """Save exactly the rows shown, in the order shown, as CSV."""
+        """Save exactly the rows shown, in the order shown, as CSV.
+
+        Not while a filter does not parse: the table then shows an older result than the
+        filters read, and a file of those rows would be mistaken for what was asked.
+        """
         if self._export is not None:
+            return
+        if not self._filters.valid:
+            self.banner.show_message(
+                "Not saved: fix the filter marked in red first (the table still shows the "
+                "result of the last valid filters)."
+            )
             return
         folder = self._settings.export_dir() or str(Path.home())
         path_text, _ = QFileDialog.getSaveFileName(

@@ -2,10 +2,10 @@
 
 Filtering a million rows takes tens of milliseconds, so running it on every keystroke would make
 typing stutter. :class:`QueryLineEdit` waits until the user pauses (a single-shot timer restarted
-by each edit, like a throttle), then parses the text with the core's query language and either
-emits it or shows the parse error on the field itself: a red border, and the message with a caret
-under the offending character in the tooltip. An invalid query is never emitted, so the table
-keeps the last valid result while the user finishes typing.
+by each edit, like a throttle), then hands the text on. It does not parse it: the window's one
+filter state (:class:`audit_viewer.filters.FilterState`) does, once, and the window renders the
+parse error back here with :meth:`QueryLineEdit.show_error`: a red border, and the message with a
+caret under the offending character in the tooltip.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QLineEdit, QWidget
 
-from audit_viewer.query import QueryError, parse_query
+from audit_viewer.query import QueryError
 from audit_viewer.ui.theme import error_color
 
 #: Pause after the last keystroke before the query is applied.
@@ -25,8 +25,8 @@ DEBOUNCE_MS = 200
 SEARCH_PLACEHOLDER = 'Search, e.g.  user:alice action:"ignored" -bot after:7d'
 SEARCH_HELP = (
     "Words match anywhere (case-insensitive) and must all match.\n"
-    '"exact phrase"   -word excludes   a OR b\n'
-    "user:  action:  description:  id:  actor:user|scm|system\n"
+    '"a phrase"   -word excludes   a OR b   action:="Export SBOM" is the whole value\n'
+    "user:  action:  description:  id:  actor:user|scm|system  flag:any\n"
     "after:2026-11-01   before:2026-11-02T10:00   after:24h / 7d / 2w\n"
     "Enter applies at once, Escape clears."
 )
@@ -41,26 +41,13 @@ def error_tooltip(text: str, error: QueryError) -> str:
 
 
 class QueryLineEdit(QLineEdit):
-    """A line edit holding a query: debounced, parsed, and marked when invalid.
+    """A line edit holding a query: debounced, and marked when the window says it is invalid."""
 
-    ``default_fields`` are the frame columns bare words search (``None``: the query language's
-    defaults, as in the search bar; a column filter passes its own column).
-    """
-
-    #: The text, each time the user settles on a different valid query ("" when cleared).
+    #: The text, each time the user settles on a different one ("" when cleared).
     queryChanged = Signal(str)
-    #: The parse error's message for an inline label ("" once the query is valid again).
-    errorMessage = Signal(str)
 
-    def __init__(
-        self,
-        parent: QWidget | None = None,
-        *,
-        default_fields: tuple[str, ...] | None = None,
-        help_text: str = "",
-    ) -> None:
+    def __init__(self, parent: QWidget | None = None, *, help_text: str = "") -> None:
         super().__init__(parent)
-        self._default_fields = default_fields
         self._help = help_text
         self._applied = ""
         self._error: QueryError | None = None
@@ -74,31 +61,30 @@ class QueryLineEdit(QLineEdit):
         self.setToolTip(help_text)
 
     @property
-    def applied_text(self) -> str:
-        """The last text emitted through :attr:`queryChanged` (what currently filters)."""
-        return self._applied
-
-    @property
     def error(self) -> QueryError | None:
         return self._error
 
     def apply(self) -> None:
-        """Parse now (no waiting): show the error, or emit the text if it is new."""
+        """Hand the text on now (no waiting), if it is not the one handed on last."""
         self._timer.stop()
         text = self.text()
-        parsed = parse_query(text, default_fields=self._default_fields) if text.strip() else None
-        if isinstance(parsed, QueryError):
-            self.show_error(parsed)
-            return
-        self.show_error(None)
         if text != self._applied:
             self._applied = text
             self.queryChanged.emit(text)
 
-    def set_query(self, text: str) -> None:
-        """Replace the text and apply it at once (e.g. "Filter on this value")."""
-        self.setText(text)
-        self.apply()
+    def show_query(self, text: str, error: QueryError | None) -> None:
+        """Render the filter state's text and its parse error, without emitting anything.
+
+        The text is left alone when it already reads so, so the cursor does not jump while the
+        user types; a pending debounce for another text is dropped (the state won).
+        """
+        if text != self.text():
+            blocked = self.blockSignals(True)
+            self.setText(text)
+            self.blockSignals(blocked)
+            self._timer.stop()
+        self._applied = text
+        self.show_error(error)
 
     def show_error(self, error: QueryError | None) -> None:
         """Mark the field invalid (red border, message in the tooltip) or clear the mark."""
@@ -107,7 +93,6 @@ class QueryLineEdit(QLineEdit):
             return
         self._error = error
         self._restyle()
-        self.errorMessage.emit(str(error) if error is not None else "")
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() == Qt.Key.Key_Escape and self.text():

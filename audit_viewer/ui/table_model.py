@@ -238,6 +238,7 @@ class EventTableModel(QAbstractTableModel):
         self._highlight: re.Pattern[str] | None = None
         self._texts: dict[int, _BlockCache] = {}
         self._wall: np.ndarray | None = None
+        self._created: np.ndarray | None = None
         self._parsed: OrderedDict[int, dict[tuple[str, ...], Any]] = OrderedDict()
         if frame is not None:
             self.set_frame(frame)
@@ -296,6 +297,7 @@ class EventTableModel(QAbstractTableModel):
         self._orders.clear()
         self._texts.clear()
         self._wall = None
+        self._created = None
         self._parsed.clear()
 
     def _by_id(self, old_ids: pd.Series, records: np.ndarray) -> np.ndarray:
@@ -540,6 +542,13 @@ class EventTableModel(QAbstractTableModel):
         """Where the event with this id is shown (to restore a selection), or None."""
         hits = np.flatnonzero((self._df["id"] == event_id).to_numpy(dtype=bool))
         return self.view_row_of(int(hits[0])) if len(hits) else None
+
+    def created_at(self) -> np.ndarray:
+        """The frame's ``created_at`` as datetime64[us] (UTC), one array per frame: the timeline
+        recognises it and bins its times once per frame rather than once per keystroke."""
+        if self._created is None:
+            self._created = self._df["created_at"].to_numpy(dtype="datetime64[us]")
+        return self._created
 
     @property
     def filter_mask(self) -> np.ndarray | None:
