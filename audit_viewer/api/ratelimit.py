@@ -124,7 +124,8 @@ class SharedRateLimiter:
         self._per_second = per_second
         self._key = tenant_key(base_url, client_id)
         self._clock, self._sleep = clock, sleep
-        # flock excludes other open files of the state file, threads of this process the lock.
+        # Each acquire opens the file afresh, so its flock excludes this process's threads too;
+        # the lock keeps them in order while they wait, one of them polling the file.
         self._lock = threading.Lock()
         self._fallback: LocalRateLimiter | None = None
         self.path: Path | None = None
@@ -154,26 +155,28 @@ class SharedRateLimiter:
     def _try_to_count(self) -> float:
         """Count one request if it fits in the window (0), else the seconds until it would."""
         assert self.path is not None and fcntl is not None
-        fd = os.open(self.path, _OPEN_FLAGS, 0o600)  # a fresh open: the file may be replaced
+        fd = os.open(self.path, _OPEN_FLAGS, 0o600)  # afresh: a deleted file is made again
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             now = self._clock()
+            size = os.fstat(fd).st_size
             # A time more than a window ahead means the wall clock stepped back: forget it
             # rather than wait for it.
-            sent = sorted(t for t in self._read(fd) if abs(now - t) < self._window)
+            sent = sorted(t for t in self._read(fd, size) if abs(now - t) < self._window)
             if len(sent) >= self._burst:
                 return sent[-self._burst] + self._window - now
             sent.append(now)
             data = json.dumps(sent).encode()
             os.pwrite(fd, data, 0)
-            os.ftruncate(fd, len(data))
+            if len(data) < size:  # times left the window: cut what is left of the old list
+                os.ftruncate(fd, len(data))
             return 0.0
         finally:
             os.close(fd)  # which also releases the lock
 
-    def _read(self, fd: int) -> list[float]:
+    def _read(self, fd: int, size: int) -> list[float]:
         """The send times in the file; none for a new file, and for a corrupt one (reset)."""
-        raw = os.pread(fd, os.fstat(fd).st_size, 0)
+        raw = os.pread(fd, size, 0)
         if not raw:
             return []
         try:
