@@ -1,10 +1,11 @@
 """Where the app keeps its files, the saved connection profiles, and their secrets.
 
 Paths come from platformdirs so each OS gets its usual places; ``AUDIT_VIEWER_HOME`` moves all
-of them under one folder (tests, portable installs). Profiles live in a small JSON file in the
-config dir that never holds a secret: client secrets go to the OS keyring, or, where no keyring
-exists, come from the ``AUDIT_VIEWER_CLIENT_SECRET`` environment variable. There is deliberately
-no plain-text fallback.
+of them under one folder (tests, portable installs), ``AUDIT_VIEWER_RUNTIME_DIR`` just the
+runtime one. Profiles live in a small JSON file in the config dir that never holds a secret:
+client secrets go to the OS keyring, or, where no keyring exists, come from the
+``AUDIT_VIEWER_CLIENT_SECRET`` environment variable. There is deliberately no plain-text
+fallback.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import logging
 import os
 import re
 import tempfile
+import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +34,8 @@ log = logging.getLogger(__name__)
 APP_NAME = "audit-viewer"
 #: One switch: when set, every path (config, data, cache, logs) lives under it.
 ENV_HOME = "AUDIT_VIEWER_HOME"
+#: Where processes of this user meet (the shared rate limiter's state); wins over the home.
+ENV_RUNTIME_DIR = "AUDIT_VIEWER_RUNTIME_DIR"
 #: The client secret for headless use and for machines without a keyring. Wins over the keyring.
 ENV_SECRET = "AUDIT_VIEWER_CLIENT_SECRET"
 #: Picks the default profile without touching the settings file.
@@ -44,6 +49,8 @@ DEFAULT_LOG_LEVEL = "INFO"
 
 _SETTINGS_VERSION = 1
 _PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@:+-]{0,127}")
+# catch_warnings swaps process-wide state: two threads inside it at once could restore it wrongly.
+_warnings_lock = threading.Lock()
 
 
 class ConfigError(Exception):
@@ -86,6 +93,35 @@ def log_dir() -> Path:
     if home is not None:
         return _ensure(home / "logs")
     return _ensure(Path(platformdirs.user_log_dir(APP_NAME, appauthor=False)))
+
+
+def runtime_dir() -> Path:
+    """The folder where this user's processes share state (created on first use).
+
+    Every process of one user must find the same folder, so a sync started from cron meets one
+    started from the desktop: platformdirs' own fallback when ``XDG_RUNTIME_DIR`` is unset
+    (``/run/user/<uid>``, else a private ``runtime-<uid>`` in the temp folder) is kept, and its
+    warning goes to the log. Only where no runtime folder can be had does the cache folder
+    stand in.
+    """
+    override = os.environ.get(ENV_RUNTIME_DIR)
+    if override:
+        return _ensure(Path(override).expanduser().resolve())
+    home = _home()
+    if home is not None:
+        return _ensure(home / "runtime")
+    try:
+        with _warnings_lock, warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            path = Path(
+                platformdirs.user_runtime_dir(APP_NAME, appauthor=False, ensure_exists=True)
+            )
+        for warning in caught:
+            log.info("Runtime folder: %s", warning.message)
+        return _ensure(path)
+    except OSError as exc:
+        log.info("No runtime folder (%s); using the cache folder", exc.strerror or exc)
+        return _ensure(Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False)))
 
 
 def settings_path() -> Path:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
+import warnings
 from pathlib import Path
 
 import platformdirs
@@ -56,6 +58,58 @@ def test_without_home_env_paths_follow_platform_conventions(
     assert config.data_dir() == tmp_path / "xdg-data" / "audit-viewer"
     assert config.log_dir() == Path(platformdirs.user_log_dir("audit-viewer"))
     assert config.log_dir().is_relative_to(tmp_path)
+
+
+def test_runtime_dir_env_wins_over_home(
+    isolated_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert config.runtime_dir() == isolated_home.resolve() / "runtime"
+    assert config.runtime_dir().is_dir()
+    monkeypatch.setenv(config.ENV_RUNTIME_DIR, str(tmp_path / "run"))
+    assert config.runtime_dir() == (tmp_path / "run").resolve()
+    assert config.runtime_dir().is_dir()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="XDG variables steer platformdirs on Linux")
+def test_runtime_dir_follows_xdg_runtime_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    xdg = tmp_path / "xdg-runtime"
+    xdg.mkdir(mode=0o700)
+    monkeypatch.delenv(config.ENV_HOME)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(xdg))
+    assert config.runtime_dir() == xdg / "audit-viewer"
+    assert config.runtime_dir().is_dir()
+
+
+def test_runtime_dir_logs_platformdirs_fallback_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Without XDG_RUNTIME_DIR platformdirs warns and falls back: news for the log, not stderr."""
+
+    def fall_back(*args: object, **kwargs: object) -> str:
+        warnings.warn("XDG_RUNTIME_DIR is not set, falling back", UserWarning, stacklevel=2)
+        return str(tmp_path / "fallback")
+
+    monkeypatch.delenv(config.ENV_HOME)
+    monkeypatch.setattr(platformdirs, "user_runtime_dir", fall_back)
+    with caplog.at_level(logging.INFO, logger="audit_viewer.config"):
+        assert config.runtime_dir() == tmp_path / "fallback"
+    assert "XDG_RUNTIME_DIR is not set" in caplog.text
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="XDG variables steer platformdirs on Linux")
+def test_runtime_dir_falls_back_to_the_cache_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*args: object, **kwargs: object) -> str:
+        raise PermissionError(13, "runtime directory is owned by another user")
+
+    monkeypatch.delenv(config.ENV_HOME)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    monkeypatch.setattr(platformdirs, "user_runtime_dir", refuse)
+    assert config.runtime_dir() == tmp_path / "xdg-cache" / "audit-viewer"
+    assert config.runtime_dir().is_dir()
 
 
 # --- profiles ------------------------------------------------------------------------------

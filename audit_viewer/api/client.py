@@ -12,9 +12,6 @@ import logging
 import math
 import os
 import random
-import threading
-import time
-from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -45,6 +42,7 @@ from audit_viewer.api.errors import (
     PlatformError,
     ServerUnavailableError,
 )
+from audit_viewer.api.ratelimit import RateLimiter, SharedRateLimiter
 from audit_viewer.events import format_timestamp
 
 log = logging.getLogger(__name__)
@@ -63,9 +61,6 @@ MAX_LOGINS_PER_CALL = 3
 LOGIN_PATH = "/authentication/login"
 LIST_PATH = "/audit-logs"
 
-# The platform measures its 1 s window at arrival, we at sending: a 5 % longer window keeps
-# network jitter from ever pushing our requests over its limit.
-_WINDOW_MARGIN = 1.05
 _BACKOFF_MAX = 30.0
 _MESSAGE_LIMIT = 300
 
@@ -76,34 +71,6 @@ class Page:
 
     events: list[dict[str, Any]]  # raw event dicts, unknown fields kept
     after: str | None  # next cursor; None on the last page
-
-
-class _RateLimiter:
-    """Sliding-window limit: at most ``burst`` requests in any window, across threads.
-
-    A sliding window (not a token bucket) because the platform counts requests in any 1 s
-    window; a full bucket plus its refill would allow twice the rate inside one second.
-    """
-
-    def __init__(self, per_second: float) -> None:
-        if not per_second > 0:
-            raise ValueError("max_requests_per_second must be positive")
-        self._burst = max(1, math.floor(per_second))
-        self._window = self._burst / per_second * _WINDOW_MARGIN
-        self._sent: deque[float] = deque()
-        self._lock = threading.Lock()
-
-    def acquire(self) -> None:
-        """Block until one more request fits in the window, then count it."""
-        with self._lock:  # held while sleeping so waiting threads go out in order
-            now = time.monotonic()
-            if len(self._sent) >= self._burst:
-                wait = self._sent[0] + self._window - now
-                if wait > 0:
-                    time.sleep(wait)
-                    now = time.monotonic()
-                self._sent.popleft()
-            self._sent.append(now)
 
 
 class _PlatformRetry(Retry):
@@ -118,7 +85,7 @@ class _PlatformRetry(Retry):
     def __init__(
         self,
         *args: Any,
-        limiter: _RateLimiter | None = None,
+        limiter: RateLimiter | None = None,
         max_retry_after: float = 60.0,
         **kwargs: Any,
     ) -> None:
@@ -232,6 +199,7 @@ class PlatformClient:
         retries: int = 5,
         max_retry_after: float = 60.0,
         backoff_factor: float = 0.5,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.base_url = check_base_url(base_url)
         if not isinstance(page_size, int) or not 1 <= page_size <= MAX_PAGE_SIZE:
@@ -246,7 +214,13 @@ class PlatformClient:
         self.timeout = timeout
         self.retries = retries
         self._verify: str | bool = ca_bundle or True  # never False
-        self._limiter = _RateLimiter(max_requests_per_second)
+        # The limit is the tenant's: by default shared with this user's other processes. An
+        # injected limiter brings its own rate, so max_requests_per_second does not apply then.
+        self._limiter = (
+            limiter
+            if limiter is not None
+            else SharedRateLimiter(self.base_url, client_id, max_requests_per_second)
+        )
         retry = _PlatformRetry(
             total=retries,
             connect=retries,

@@ -89,6 +89,7 @@ class ServerStats:
     unauthorized: int = 0  # list requests answered 401
     rate_limited: int = 0  # 429s because the client was too fast (not injected faults)
     faults_injected: int = 0
+    arrivals: list[float] = field(default_factory=list)  # time.time() of every list request
 
 
 class _Reply(Exception):
@@ -379,6 +380,7 @@ class SandboxServer:
     def _list(self, handler: _Handler) -> None:
         with self._lock:
             self.stats.list_requests += 1
+            self.stats.arrivals.append(time.time())
             number = self.stats.list_requests
             self._enforce_rate_limit()
             self._authorize(handler.headers.get("Authorization", ""))
