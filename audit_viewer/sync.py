@@ -186,7 +186,16 @@ class SyncEngine:
             ranges = [rng for rng in state.plan if rng[1] > window_start]
             completed = tuple(rng for rng in state.completed_ranges if rng in ranges)
             old_end = max(end for _start, end in state.plan)
-            ranges += self._chunks(max(old_end - self._overlap, window_start), now)
+            start = max(old_end - self._overlap, window_start)
+            # Unread ranges that reach the extension (an earlier resume's, or the newest days
+            # of a run that died early) merge into it, so restarts never pile up ranges.
+            absorbed: set[Range] = set()
+            for rng in sorted(set(ranges) - set(completed), key=lambda r: r[1], reverse=True):
+                if rng[1] >= start:
+                    start = min(start, rng[0])
+                    absorbed.add(rng)
+            kept = [rng for rng in ranges if rng not in absorbed]
+            ranges = list(dict.fromkeys(kept + self._chunks(max(start, window_start), now)))
         elif state.high_water_mark is not None:
             ranges = self._chunks(max(state.high_water_mark - self._overlap, window_start), now)
         else:

@@ -298,3 +298,37 @@ def test_platform_errors_are_recorded_for_the_status_line(server, client, store)
     assert state.last_error == str(caught.value)
     assert state.last_sync_at is not None
     assert store.count(PROFILE) == 0
+
+
+def test_restarts_that_die_early_do_not_grow_the_resume(cache_url):
+    """However often a sync is restarted and stopped again, resuming it costs the same."""
+    clock = Clock()
+    start = clock.now
+    costs: list[int] = []
+    with (
+        SandboxServer(events=1500, seed=7, now=clock) as server,
+        make_client(server) as client,
+        CacheStore.open(cache_url) as store,
+    ):
+        server.faults.enforce_rate_limit = False
+        for restarts in (1, 2, 4):
+            clock.now = start
+            profile = f"restarted-{restarts}"
+            engine = SyncEngine(client, store, profile, chunk=timedelta(days=7), now=clock)
+
+            def stop_after_three(report: SyncProgress) -> None:
+                if report.pages == 3:
+                    raise SyncCancelled
+
+            assert engine.run(progress=stop_after_three).cancelled
+            for _ in range(restarts):  # each restart is stopped before its first page
+                clock.now += timedelta(minutes=1)
+                stopped = threading.Event()
+                stopped.set()
+                assert engine.run(cancel=stopped).cancelled
+            clock.now = start + timedelta(minutes=10)
+            before = server.stats.list_requests
+            engine.run()
+            costs.append(server.stats.list_requests - before)
+            assert cached_ids(store, profile) == server_ids(server)
+    assert costs[0] == costs[1] == costs[2]
