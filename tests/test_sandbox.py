@@ -352,3 +352,11 @@ def test_raw_events_are_spliced_verbatim_into_every_ranges_first_page(http):
         after = first.json()["metadata"]["after"]
         later = get_list(server, http, token, limit=10, after=after).json()["data"]
         assert "zero" not in ids(later)
+
+
+def test_forbidden_message_answers_every_list_request_403_with_it(http):
+    faults = Faults(forbidden_message="Audit logs are not enabled for tenant acme")
+    with SandboxServer(events=50, faults=faults) as server:
+        answer = get_list(server, http, token_for(server, http))
+        assert answer.status_code == 403
+        assert answer.json() == {"message": "Audit logs are not enabled for tenant acme"}

@@ -68,6 +68,8 @@ LIST_PATH = "/audit-logs"
 _WINDOW_MARGIN = 1.05
 _BACKOFF_MAX = 30.0
 _MESSAGE_LIMIT = 300
+#: The 403 reason shares its line with our own explanation, so it gets less room.
+_REASON_LIMIT = 200
 
 
 @dataclass(frozen=True)
@@ -402,9 +404,12 @@ class PlatformClient:
                 server_message=message,
             )
         if status == 403:
+            reason = self._server_message(response, _REASON_LIMIT)
             return PermissionDeniedError(
-                "Access denied (HTTP 403): this API client is not an administrator, or the "
-                "audit log feature is not enabled for the tenant.",
+                "Access denied (HTTP 403)"
+                + (f'; the platform says "{reason}".' if reason else ".")
+                + " This API client is not an administrator, or the audit log feature is not "
+                "enabled for the tenant.",
                 status=403,
             )
         if status == 429:
@@ -470,8 +475,8 @@ class PlatformClient:
             raise broken("'metadata.after' is not a string")
         return Page(events=data, after=after or None)
 
-    def _server_message(self, response: requests.Response) -> str:
-        """The server's ``{"message": ...}`` (or start of its body), safe to show."""
+    def _server_message(self, response: requests.Response, limit: int = _MESSAGE_LIMIT) -> str:
+        """The server's ``{"message": ...}`` (or start of its body), safe to show on one line."""
         try:
             body = response.json()
         except ValueError:
@@ -481,8 +486,8 @@ class PlatformClient:
         else:
             text = response.text
         text = " ".join(self._scrub(text).split())
-        if len(text) > _MESSAGE_LIMIT:
-            text = text[: _MESSAGE_LIMIT - 1] + "…"
+        if len(text) > limit:
+            text = text[: limit - 1] + "…"
         return text
 
     def _scrub(self, text: str) -> str:

@@ -77,6 +77,9 @@ class Faults:
     # array of every range's first page, whatever their ``created_at`` says. Repeats across
     # ranges are harmless: clients deduplicate by id.
     raw_events: list[bytes] = field(default_factory=list)
+    # Every list request answers 403 with this ``{"message": ...}`` (a tenant without the
+    # feature, say); None serves normally. ``admin=False`` answers 403 with the stock reason.
+    forbidden_message: str | None = None
 
 
 @dataclass
@@ -384,6 +387,9 @@ class SandboxServer:
             self._authorize(handler.headers.get("Authorization", ""))
             if not self.admin:
                 raise _Reply(403, "Audit logs are available to administrators only")
+            if self.faults.forbidden_message is not None:
+                self.stats.faults_injected += 1
+                raise _Reply(403, self.faults.forbidden_message)
             query = self._parse_query(handler.path)
             self._inject_status_fault(number)
             if self._every(self.faults.malformed_every, number):
