@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from audit_viewer.api import PermissionDeniedError, PlatformClient
+from audit_viewer.api import EndlessPagingError, PermissionDeniedError, PlatformClient
 from audit_viewer.cache import CacheStore
 from audit_viewer.sandbox import SandboxServer
-from audit_viewer.sync import SyncEngine
+from audit_viewer.sync import MAX_RANGE_EVENTS, SyncCancelled, SyncEngine, SyncProgress
 
 PROFILE = "hostile"
 SECRET = "s3cr3t-hostile-never-show-me"
@@ -47,8 +47,32 @@ def store(cache_url: str) -> Iterator[CacheStore]:
         yield cache
 
 
-def sync(server: SandboxServer, store: CacheStore, **options: Any) -> SyncEngine:
-    return SyncEngine(client_for(server, **options), store, PROFILE, chunk=timedelta(days=30))
+def sync(
+    server: SandboxServer,
+    store: CacheStore,
+    *,
+    chunk_days: int = 30,
+    max_range_events: int = MAX_RANGE_EVENTS,
+    **options: Any,
+) -> SyncEngine:
+    """An engine on a fresh client (``options``) of ``server``, caching into ``store``."""
+    return SyncEngine(
+        client_for(server, **options),
+        store,
+        PROFILE,
+        chunk=timedelta(days=chunk_days),
+        max_range_events=max_range_events,
+    )
+
+
+def give_up_after_100_pages(report: SyncProgress) -> None:
+    """Ends a sync that would page forever, so a test fails instead of hanging."""
+    if report.pages >= 100:
+        raise SyncCancelled
+
+
+def ids(events: list[dict]) -> set[str]:
+    return {event["id"] for event in events}
 
 
 # -- 403 ------------------------------------------------------------------------------------
@@ -65,3 +89,50 @@ def test_the_platforms_403_reason_is_shown_on_one_line_without_secrets(server, s
     assert len(text) < 400  # the server's reason is cut short
     assert "not an administrator" in text
     assert store.sync_state(PROFILE).last_error == text
+
+
+# -- endless paging -------------------------------------------------------------------------
+
+
+def endless_sync(server: SandboxServer, store: CacheStore, **options: Any) -> str:
+    """Sync everything as one range; returns the one-line error that must stop it."""
+    engine = sync(server, store, chunk_days=100, page_size=100, **options)
+    with pytest.raises(EndlessPagingError) as caught:
+        engine.run(progress=give_up_after_100_pages)
+    text = one_line(caught.value)
+    assert text.startswith("The platform kept paging without end in ")
+    assert text.endswith("; the sync stopped there and kept the events stored so far.")
+    state = store.sync_state(PROFILE)
+    assert (state.last_outcome, state.last_error) == ("failed", text)
+    assert state.unfinished  # the next run reads the range again
+    return text
+
+
+def cached(store: CacheStore) -> set[str]:
+    return set(store.load_frame(PROFILE)["id"])
+
+
+def test_cursors_that_cycle_stop_the_sync_keeping_the_pages(server, store):
+    server.faults.cycle_cursors = True
+    assert "(a cursor came back after 3 pages)" in endless_sync(server, store)
+    assert server.stats.list_requests == 3
+    assert cached(store) == ids(server.all_events()[:300])
+
+
+def test_the_same_page_under_fresh_cursors_forever_stops_the_sync(server, store):
+    server.faults.repeat_page_forever = True
+    assert "(20 pages in a row brought no new events)" in endless_sync(server, store)
+    assert server.stats.list_requests == 21
+    assert cached(store) == ids(server.all_events()[:100])
+
+
+def test_empty_pages_with_fresh_cursors_forever_stop_the_sync(server, store):
+    server.faults.empty_pages_forever = True
+    assert "(20 pages in a row brought no new events)" in endless_sync(server, store)
+    assert cached(store) == ids(server.all_events())  # every real page was kept
+
+
+def test_more_pages_than_a_range_can_hold_stop_the_sync(server, store):
+    text = endless_sync(server, store, max_range_events=250)
+    assert "(3 pages of 100, more than the range can hold)" in text
+    assert cached(store) == ids(server.all_events()[:300])

@@ -360,3 +360,41 @@ def test_forbidden_message_answers_every_list_request_403_with_it(http):
         answer = get_list(server, http, token_for(server, http))
         assert answer.status_code == 403
         assert answer.json() == {"message": "Audit logs are not enabled for tenant acme"}
+
+
+def cursors_of(server: SandboxServer, http: requests.Session, pages: int) -> list[dict]:
+    """The first ``pages`` bodies of the whole window at 100 a page, following the cursors."""
+    token = token_for(server, http)
+    bodies: list[dict] = []
+    after = None
+    for _ in range(pages):
+        extra = {"after": after} if after else {}
+        bodies.append(get_list(server, http, token, limit=100, **extra).json())
+        after = bodies[-1]["metadata"]["after"]
+    return bodies
+
+
+def test_cycle_cursors_lead_from_the_third_page_back_to_the_second(http):
+    with SandboxServer(events=1000, faults=Faults(cycle_cursors=True)) as server:
+        bodies = cursors_of(server, http, 5)
+    cursors = [body["metadata"]["after"] for body in bodies]
+    assert len(set(cursors)) == 2
+    assert cursors == [cursors[0], cursors[1], cursors[0], cursors[1], cursors[0]]
+    assert bodies[3]["data"] == bodies[1]["data"]
+
+
+def test_repeat_page_forever_serves_the_first_page_under_fresh_cursors(http):
+    with SandboxServer(events=1000, faults=Faults(repeat_page_forever=True)) as server:
+        bodies = cursors_of(server, http, 4)
+        first = server.all_events()[:100]
+    assert all(body["data"] == first for body in bodies)
+    assert len({body["metadata"]["after"] for body in bodies}) == 4
+
+
+def test_empty_pages_forever_follow_the_last_page_under_fresh_cursors(http):
+    with SandboxServer(events=150, faults=Faults(empty_pages_forever=True)) as server:
+        bodies = cursors_of(server, http, 5)
+        events = server.all_events()
+    assert [event for body in bodies[:2] for event in body["data"]] == events
+    assert all(body["data"] == [] for body in bodies[2:])
+    assert len({body["metadata"]["after"] for body in bodies}) == 5
