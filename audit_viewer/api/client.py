@@ -68,8 +68,8 @@ LIST_PATH = "/audit-logs"
 _WINDOW_MARGIN = 1.05
 _BACKOFF_MAX = 30.0
 _MESSAGE_LIMIT = 300
-#: The 403 reason shares its line with our own explanation, so it gets less room.
-_REASON_LIMIT = 200
+#: The 403 reason shares its line with our hint, which must fit the cache's last_error too.
+_REASON_LIMIT = 180
 
 
 @dataclass(frozen=True)
@@ -402,13 +402,17 @@ class PlatformClient:
             )
         if status == 403:
             reason = self._server_message(response, _REASON_LIMIT)
-            return PermissionDeniedError(
-                "Access denied (HTTP 403)"
-                + (f'; the platform says "{reason}".' if reason else ".")
-                + " This API client is not an administrator, or the audit log feature is not "
-                "enabled for the tenant.",
-                status=403,
-            )
+            if reason:
+                message = (
+                    f'Access denied (HTTP 403): "{reason}". This API client must be an '
+                    "administrator, with the audit log enabled for the tenant."
+                )
+            else:
+                message = (
+                    "Access denied (HTTP 403): this API client is not an administrator, or the "
+                    "audit log feature is not enabled for the tenant."
+                )
+            return PermissionDeniedError(message, status=403)
         if status == 429:
             return ServerUnavailableError(
                 f"The platform at {self.base_url} kept rate limiting {what} (HTTP 429) after "
