@@ -12,7 +12,12 @@ from typing import Any
 
 import pytest
 
-from audit_viewer.api import EndlessPagingError, PermissionDeniedError, PlatformClient
+from audit_viewer.api import (
+    EndlessPagingError,
+    PermissionDeniedError,
+    PlatformClient,
+    ServerUnavailableError,
+)
 from audit_viewer.cache import CacheStore
 from audit_viewer.sandbox import SandboxServer
 from audit_viewer.sync import MAX_RANGE_EVENTS, SyncCancelled, SyncEngine, SyncProgress
@@ -69,6 +74,17 @@ def give_up_after_100_pages(report: SyncProgress) -> None:
     """Ends a sync that would page forever, so a test fails instead of hanging."""
     if report.pages >= 100:
         raise SyncCancelled
+
+
+def faults_after(server: SandboxServer, pages: int, **faults: Any) -> Any:
+    """A progress callback that switches ``faults`` on once ``pages`` pages are stored."""
+
+    def progress(report: SyncProgress) -> None:
+        if report.pages == pages:
+            for name, value in faults.items():
+                setattr(server.faults, name, value)
+
+    return progress
 
 
 def ids(events: list[dict]) -> set[str]:
@@ -136,3 +152,28 @@ def test_more_pages_than_a_range_can_hold_stop_the_sync(server, store):
     text = endless_sync(server, store, max_range_events=250)
     assert "(3 pages of 100, more than the range can hold)" in text
     assert cached(store) == ids(server.all_events()[:300])
+
+
+# -- bodies that never end or break off -----------------------------------------------------
+
+
+def failing_sync(server: SandboxServer, store: CacheStore, **options: Any) -> str:
+    """Two pages of 100 stored, then the fault in ``options`` (Faults fields) for the rest."""
+    faults = {name: options.pop(name) for name in list(options) if hasattr(server.faults, name)}
+    engine = sync(server, store, chunk_days=100, page_size=100, retries=2, **options)
+    with pytest.raises(ServerUnavailableError) as caught:
+        engine.run(progress=faults_after(server, 2, **faults))
+    assert set(store.load_frame(PROFILE)["id"]) == ids(server.all_events()[:200])
+    text = one_line(caught.value)
+    assert store.sync_state(PROFILE).last_error == text
+    return text
+
+
+def test_a_body_that_trickles_forever_meets_the_request_deadline(server, store):
+    text = failing_sync(server, store, trickle_seconds=0.05, request_deadline=0.3)
+    assert text.startswith(
+        f"The platform at {server.url} did not finish its answer within 0.3 s (page 3 of the "
+        "audit log from "
+    )
+    assert text.endswith(" UTC), also after 2 retries. Try again later.")
+    assert server.stats.list_requests == 2 + 3

@@ -398,3 +398,19 @@ def test_empty_pages_forever_follow_the_last_page_under_fresh_cursors(http):
     assert [event for body in bodies[:2] for event in body["data"]] == events
     assert all(body["data"] == [] for body in bodies[2:])
     assert len({body["metadata"]["after"] for body in bodies}) == 5
+
+
+def test_trickle_sends_a_list_body_a_byte_at_a_time(http):
+    with SandboxServer(events=5, faults=Faults(trickle_seconds=0.01)) as server:
+        answer = http.get(
+            f"{server.url}/audit-logs",
+            params={"limit": 1},
+            headers={"Authorization": f"Bearer {token_for(server, http)}"},
+            timeout=10,
+            stream=True,
+        )
+        length = int(answer.headers["Content-Length"])
+        first = answer.raw.read1(length)
+        answer.close()
+    assert answer.status_code == 200
+    assert 0 < len(first) < length

@@ -17,7 +17,7 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import urlsplit
@@ -67,6 +67,9 @@ LIST_PATH = "/audit-logs"
 # network jitter from ever pushing our requests over its limit.
 _WINDOW_MARGIN = 1.05
 _BACKOFF_MAX = 30.0
+#: Bytes asked for per read of a body: any that have arrived are taken, so a stalled body
+#: cannot hold one read for long.
+_READ_CHUNK = 1 << 16
 _MESSAGE_LIMIT = 300
 #: The 403 reason shares its line with our hint, which must fit the cache's last_error too.
 _REASON_LIMIT = 180
@@ -144,16 +147,38 @@ class _PlatformRetry(Retry):
         return min(max(seconds, 0.0), self.max_retry_after)
 
     def get_backoff_time(self) -> float:
-        failures = len(self.history)
-        if failures == 0:
-            return 0.0
-        delay = self.backoff_factor * 2 ** (failures - 1) + random.random() * self.backoff_jitter
-        return min(self.backoff_max, delay)
+        return _backoff(len(self.history), self.backoff_factor)
 
     def sleep(self, response: Any = None) -> None:
         super().sleep(response)
         if self.limiter is not None:
             self.limiter.acquire()
+
+
+class _BodyFailure(Exception):
+    """Internal: the body did not arrive whole; retried like a 5xx."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem  # what the platform did, for the error after the last retry
+
+
+def _backoff(failures: int, factor: float) -> float:
+    """Seconds before retry number ``failures``: exponential with jitter, from the first."""
+    if failures == 0:
+        return 0.0
+    delay = factor * 2 ** (failures - 1) + random.random() * factor
+    return min(_BACKOFF_MAX, delay)
+
+
+def _window(start: datetime | None, end: datetime | None) -> str:
+    """`` from <start> to <end> UTC`` for the error texts, as far as the window is bounded."""
+    parts = [
+        f"{word} {moment.astimezone(UTC):%Y-%m-%d %H:%M}"
+        for word, moment in (("from", start), ("to", end))
+        if moment is not None
+    ]
+    return " " + " ".join(parts) + " UTC" if parts else ""
 
 
 def check_base_url(url: str) -> str:
@@ -234,6 +259,7 @@ class PlatformClient:
         retries: int = 5,
         max_retry_after: float = 60.0,
         backoff_factor: float = 0.5,
+        request_deadline: float = 120.0,
     ) -> None:
         self.base_url = check_base_url(base_url)
         if not isinstance(page_size, int) or not 1 <= page_size <= MAX_PAGE_SIZE:
@@ -247,6 +273,8 @@ class PlatformClient:
         self.page_size = page_size
         self.timeout = timeout
         self.retries = retries
+        self.request_deadline = request_deadline
+        self._backoff_factor = backoff_factor
         self._verify: str | bool = ca_bundle or True  # never False
         self._limiter = _RateLimiter(max_requests_per_second)
         retry = _PlatformRetry(
@@ -259,8 +287,6 @@ class PlatformClient:
             allowed_methods=frozenset({"GET", "POST"}),
             status_forcelist=RETRY_STATUSES,
             backoff_factor=backoff_factor,
-            backoff_jitter=backoff_factor,
-            backoff_max=_BACKOFF_MAX,
             respect_retry_after_header=True,
             raise_on_status=False,  # hand back the last 429/5xx so the error can name it
             limiter=self._limiter,
@@ -293,7 +319,10 @@ class PlatformClient:
     def login(self) -> None:
         """Exchange the client id and secret for an access token, kept for later calls."""
         response = self._send(
-            "POST", LOGIN_PATH, json={"clientId": self.client_id, "secret": self._secret}
+            "POST",
+            LOGIN_PATH,
+            "the login",
+            json={"clientId": self.client_id, "secret": self._secret},
         )
         if response.status_code == 401:
             detail = self._server_message(response)
@@ -329,12 +358,13 @@ class PlatformClient:
         if end is not None:
             params["end_time"] = _utc_param(end, "end")
         params["limit"] = self.page_size
+        window = _window(start, end)
         after: str | None = None
         number = 0
         while True:
             query = params if after is None else {**params, "after": after}
-            page = self._parse_page(self._list(query))
             number += 1
+            page = self._parse_page(self._list(query, f"page {number} of the audit log{window}"))
             log.debug("Page %d: %d events, more: %s", number, len(page.events), bool(page.after))
             yield page
             if page.after is None:
@@ -343,11 +373,11 @@ class PlatformClient:
 
     # -- internals -------------------------------------------------------------------------
 
-    def _list(self, params: dict[str, str | int]) -> Any:
+    def _list(self, params: dict[str, str | int], what: str) -> Any:
         """One list call, logging in first, or again when the token is refused."""
         if self._token is None:
             self.login()
-        response = self._send("GET", LIST_PATH, params=params, token=self._token)
+        response = self._send("GET", LIST_PATH, what, params=params, token=self._token)
         logins = 0
         while response.status_code == 401:
             if logins and (not _was_retried(response) or logins == MAX_LOGINS_PER_CALL):
@@ -359,25 +389,58 @@ class PlatformClient:
             log.info("The platform refused the access token (expired or revoked); logging in again")
             self.login()
             logins += 1
-            response = self._send("GET", LIST_PATH, params=params, token=self._token)
+            response = self._send("GET", LIST_PATH, what, params=params, token=self._token)
         if response.status_code != 200:
-            raise self._status_error(response, "the audit log request")
-        return self._json(response, "the audit log request")
+            raise self._status_error(response, what)
+        return self._json(response, what)
 
     def _send(
         self,
         method: str,
         path: str,
+        what: str,
         *,
         params: dict[str, str | int] | None = None,
         json: dict[str, str] | None = None,
         token: str | None = None,
     ) -> requests.Response:
-        """One request (plus urllib3's retries); every one, login too, passes the limiter."""
+        """One request with its whole body, plus retries; each attempt passes the limiter.
+
+        urllib3 retries 429/5xx and failed connections; an answer whose body stalls past the
+        deadline or breaks off is retried here, with the same backoff, as transient too.
+        """
         headers = {"Authorization": f"Bearer {token}"} if token else None
-        self._limiter.acquire()
+        failures = 0
+        while True:
+            self._limiter.acquire()
+            try:
+                return self._attempt(method, path, params, json, headers)
+            except _BodyFailure as failure:
+                if failures == self.retries:
+                    raise ServerUnavailableError(
+                        f"The platform at {self.base_url} {failure.problem} ({what}), also "
+                        f"after {self.retries} retries. Try again later."
+                    ) from None
+                failures += 1
+                log.info("Retrying %s: the platform %s", what, failure.problem)
+                time.sleep(_backoff(failures, self._backoff_factor))
+
+    def _attempt(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str | int] | None,
+        json: dict[str, str] | None,
+        headers: dict[str, str] | None,
+    ) -> requests.Response:
+        """One request whose whole answer must arrive within ``request_deadline``.
+
+        The read timeout bounds each read only: a body trickling a byte at a time would never
+        end. The deadline is checked while the body arrives; the headers have the read timeout.
+        """
+        deadline = time.monotonic() + self.request_deadline
         try:
-            return self._session.request(
+            response = self._session.request(
                 method,
                 self.base_url + path,
                 params=params,
@@ -386,11 +449,40 @@ class PlatformClient:
                 timeout=self.timeout,
                 verify=self._verify,  # explicit, so no environment variable can loosen it
                 allow_redirects=False,  # never carry the secret or token to another address
+                stream=True,  # the body is read below, against the deadline
             )
         except requests.RequestException as exc:
             raise ServerUnavailableError(
                 f"Could not reach the platform at {self.base_url}: {_connection_problem(exc)}."
             ) from exc
+        try:
+            # Where requests keeps a body it read itself, so .content, .text and .json() work.
+            response._content = self._read_body(response.raw, deadline)
+            response._content_consumed = True
+        finally:
+            response.close()  # back to the pool when read whole, else the connection is closed
+        return response
+
+    def _read_body(self, raw: Any, deadline: float) -> bytes:
+        """The body of ``raw`` (urllib3's response), or _BodyFailure past the deadline."""
+        late = _BodyFailure(f"did not finish its answer within {self.request_deadline:g} s")
+        body = bytearray()
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise late
+            connection = raw.connection  # None once urllib3 has released it
+            if connection is not None and connection.sock is not None:
+                connection.sock.settimeout(min(remaining, self.timeout[1]))
+            try:
+                chunk = raw.read1(_READ_CHUNK, decode_content=True)
+            except ReadTimeoutError:
+                if time.monotonic() >= deadline:
+                    raise late from None
+                raise _BodyFailure("stopped sending in the middle of its answer") from None
+            if not chunk:
+                return bytes(body)
+            body += chunk
 
     def _status_error(self, response: requests.Response, what: str) -> PlatformError:
         status = response.status_code

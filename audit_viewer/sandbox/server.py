@@ -87,6 +87,9 @@ class Faults:
     repeat_page_forever: bool = False
     # The range's last page is not the last: empty pages with fresh cursors follow forever.
     empty_pages_forever: bool = False
+    # List pages' bodies go out one byte at a time, this many seconds apart (headers at once),
+    # as from a stalled proxy: each read gets a byte in time, the answer never ends.
+    trickle_seconds: float = 0.0
 
 
 @dataclass
@@ -189,6 +192,20 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
+
+    def trickle(self, body: bytes, content_type: str, seconds: float) -> None:
+        """Answer 200 with ``body`` sent one byte every ``seconds``, until the client leaves."""
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        try:
+            for byte in body:
+                self.wfile.write(bytes((byte,)))
+                self.wfile.flush()
+                time.sleep(seconds)
+        except OSError:  # the client gave up: what this fault is for
+            self.close_connection = True
 
 
 class SandboxServer:
@@ -419,9 +436,13 @@ class SandboxServer:
                 if query[2] is None and self.faults.raw_events:
                     body = _splice_events(body, self.faults.raw_events)
             delay = self.faults.slow_page_seconds
+            trickle = self.faults.trickle_seconds
         if delay > 0:
             time.sleep(delay)
-        handler.reply(200, body, content_type, {})
+        if trickle > 0:
+            handler.trickle(body, content_type, trickle)
+        else:
+            handler.reply(200, body, content_type, {})
 
     @staticmethod
     def _every(every: int, number: int) -> bool:
