@@ -177,3 +177,20 @@ def test_a_body_that_trickles_forever_meets_the_request_deadline(server, store):
     )
     assert text.endswith(" UTC), also after 2 retries. Try again later.")
     assert server.stats.list_requests == 2 + 3
+
+
+def test_a_connection_dropped_mid_body_is_retried(server, store):
+    server.faults.drop_mid_body_every = 3
+    result = sync(server, store, page_size=100).run()
+    assert server.stats.faults_injected >= 5
+    assert set(store.load_frame(PROFILE)["id"]) == ids(server.all_events())
+    assert result.total_cached == 1500
+
+
+def test_connections_dropped_mid_body_every_time_stop_the_sync_keeping_the_pages(server, store):
+    text = failing_sync(server, store, drop_mid_body_every=1)
+    assert text.startswith(
+        f"The platform at {server.url} dropped the connection in the middle of its answer "
+        "(page 3 of the audit log from "
+    )
+    assert text.endswith(" UTC), also after 2 retries. Try again later.")

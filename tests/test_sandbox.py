@@ -414,3 +414,12 @@ def test_trickle_sends_a_list_body_a_byte_at_a_time(http):
         answer.close()
     assert answer.status_code == 200
     assert 0 < len(first) < length
+
+
+def test_drop_mid_body_sends_half_the_promised_body_and_hangs_up(http):
+    with SandboxServer(events=50, faults=Faults(drop_mid_body_every=2)) as server:
+        token = token_for(server, http)
+        assert get_list(server, http, token).json()["data"]
+        with pytest.raises(requests.exceptions.ChunkedEncodingError, match="IncompleteRead"):
+            get_list(server, http, token)
+        assert server.stats.faults_injected == 1

@@ -26,6 +26,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import (
     ConnectTimeoutError,
+    DecodeError,
     InvalidHeader,
     MaxRetryError,
     NameResolutionError,
@@ -480,6 +481,10 @@ class PlatformClient:
                 if time.monotonic() >= deadline:
                     raise late from None
                 raise _BodyFailure("stopped sending in the middle of its answer") from None
+            except ProtocolError:  # urllib3's word for a connection closed or reset mid-body
+                raise _BodyFailure("dropped the connection in the middle of its answer") from None
+            except DecodeError:
+                raise _BodyFailure("sent a compressed answer that did not decompress") from None
             if not chunk:
                 return bytes(body)
             body += chunk

@@ -90,6 +90,9 @@ class Faults:
     # List pages' bodies go out one byte at a time, this many seconds apart (headers at once),
     # as from a stalled proxy: each read gets a byte in time, the answer never ends.
     trickle_seconds: float = 0.0
+    # Every Nth list request gets its headers (the full Content-Length) and half the body,
+    # then the connection closes.
+    drop_mid_body_every: int = 0
 
 
 @dataclass
@@ -192,6 +195,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
+
+    def drop_mid_body(self, body: bytes, content_type: str) -> None:
+        """Promise ``body`` in the headers, send half of it and hang up."""
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body[: len(body) // 2])
+        self.close_connection = True
 
     def trickle(self, body: bytes, content_type: str, seconds: float) -> None:
         """Answer 200 with ``body`` sent one byte every ``seconds``, until the client leaves."""
@@ -437,9 +449,14 @@ class SandboxServer:
                     body = _splice_events(body, self.faults.raw_events)
             delay = self.faults.slow_page_seconds
             trickle = self.faults.trickle_seconds
+            drop = self._every(self.faults.drop_mid_body_every, number)
+            if drop:
+                self.stats.faults_injected += 1
         if delay > 0:
             time.sleep(delay)
-        if trickle > 0:
+        if drop:
+            handler.drop_mid_body(body, content_type)
+        elif trickle > 0:
             handler.trickle(body, content_type, trickle)
         else:
             handler.reply(200, body, content_type, {})
