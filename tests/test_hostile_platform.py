@@ -160,7 +160,8 @@ def test_more_pages_than_a_range_can_hold_stop_the_sync(server, store):
 def failing_sync(server: SandboxServer, store: CacheStore, **options: Any) -> str:
     """Two pages of 100 stored, then the fault in ``options`` (Faults fields) for the rest."""
     faults = {name: options.pop(name) for name in list(options) if hasattr(server.faults, name)}
-    engine = sync(server, store, chunk_days=100, page_size=100, retries=2, **options)
+    options.setdefault("retries", 2)
+    engine = sync(server, store, chunk_days=100, page_size=100, **options)
     with pytest.raises(ServerUnavailableError) as caught:
         engine.run(progress=faults_after(server, 2, **faults))
     assert set(store.load_frame(PROFILE)["id"]) == ids(server.all_events()[:200])
@@ -194,3 +195,17 @@ def test_connections_dropped_mid_body_every_time_stop_the_sync_keeping_the_pages
         "(page 3 of the audit log from "
     )
     assert text.endswith(" UTC), also after 2 retries. Try again later.")
+
+
+# -- waiting ---------------------------------------------------------------------------------
+
+
+def test_the_sum_of_waits_is_bounded(server, store):
+    """Each Retry-After is capped at 0.1 s here; three of them pass the 0.25 s budget."""
+    options = {"max_retry_after": 0.1, "max_total_wait": 0.25, "retries": 5}
+    text = failing_sync(server, store, rate_limit_every=1, retry_after=3600, **options)
+    assert text == (
+        "Stopped: the platform kept asking to wait (rate limiting or server errors at "
+        f"{server.url}), more than 0.25 s in all. Try again later."
+    )
+    assert server.stats.faults_injected == 3

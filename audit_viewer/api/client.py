@@ -112,6 +112,33 @@ class _RateLimiter:
             self._sent.append(now)
 
 
+class _Waits:
+    """The waits sat out for the platform (Retry-After, backoff), summed and bounded.
+
+    Each wait is capped, but a platform answering 429 to every request would still park a sync
+    for hours; past ``limit`` seconds in all (over the client's life, which is one sync) the
+    client stops asking.
+    """
+
+    def __init__(self, limit: float, base_url: str) -> None:
+        self.limit = limit
+        self.total = 0.0
+        self._base_url = base_url
+        self._lock = threading.Lock()
+
+    def sleep(self, seconds: float) -> None:
+        """Wait ``seconds``, or raise at once if that would pass the limit."""
+        with self._lock:
+            if self.total + seconds > self.limit:
+                raise ServerUnavailableError(
+                    "Stopped: the platform kept asking to wait (rate limiting or server errors "
+                    f"at {self._base_url}), more than {self.limit:g} s in all. Try again later."
+                )
+            self.total += seconds
+        if seconds > 0:
+            time.sleep(seconds)
+
+
 class _PlatformRetry(Retry):
     """urllib3's ``Retry`` adjusted to the contract.
 
@@ -119,6 +146,7 @@ class _PlatformRetry(Retry):
       misbehaving server must not park a sync for hours) and may be fractional.
     - Backoff starts at the first failure (urllib3 retries it at once), with jitter.
     - Every retry passes the client's rate limiter, since the platform counts retries too.
+    - Every wait counts against the client's total (``_Waits``).
     """
 
     def __init__(
@@ -126,14 +154,18 @@ class _PlatformRetry(Retry):
         *args: Any,
         limiter: _RateLimiter | None = None,
         max_retry_after: float = 60.0,
+        waits: _Waits | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.limiter = limiter
         self.max_retry_after = max_retry_after
+        self.waits = waits
 
     def new(self, **kw: Any) -> Self:
-        return super().new(limiter=self.limiter, max_retry_after=self.max_retry_after, **kw)
+        return super().new(
+            limiter=self.limiter, max_retry_after=self.max_retry_after, waits=self.waits, **kw
+        )
 
     def parse_retry_after(self, retry_after: str) -> float:
         try:
@@ -151,7 +183,13 @@ class _PlatformRetry(Retry):
         return _backoff(len(self.history), self.backoff_factor)
 
     def sleep(self, response: Any = None) -> None:
-        super().sleep(response)
+        seconds = self.get_retry_after(response) if response is not None else None
+        if not seconds:
+            seconds = self.get_backoff_time()
+        if self.waits is not None:
+            self.waits.sleep(seconds)
+        elif seconds > 0:
+            time.sleep(seconds)
         if self.limiter is not None:
             self.limiter.acquire()
 
@@ -261,6 +299,7 @@ class PlatformClient:
         max_retry_after: float = 60.0,
         backoff_factor: float = 0.5,
         request_deadline: float = 120.0,
+        max_total_wait: float = 300.0,
     ) -> None:
         self.base_url = check_base_url(base_url)
         if not isinstance(page_size, int) or not 1 <= page_size <= MAX_PAGE_SIZE:
@@ -278,6 +317,7 @@ class PlatformClient:
         self._backoff_factor = backoff_factor
         self._verify: str | bool = ca_bundle or True  # never False
         self._limiter = _RateLimiter(max_requests_per_second)
+        self._waits = _Waits(max_total_wait, self.base_url)
         retry = _PlatformRetry(
             total=retries,
             connect=retries,
@@ -292,6 +332,7 @@ class PlatformClient:
             raise_on_status=False,  # hand back the last 429/5xx so the error can name it
             limiter=self._limiter,
             max_retry_after=max_retry_after,
+            waits=self._waits,
         )
         self._session = requests.Session()
         adapter = HTTPAdapter(max_retries=retry)
@@ -424,7 +465,7 @@ class PlatformClient:
                     ) from None
                 failures += 1
                 log.info("Retrying %s: the platform %s", what, failure.problem)
-                time.sleep(_backoff(failures, self._backoff_factor))
+                self._waits.sleep(_backoff(failures, self._backoff_factor))
 
     def _attempt(
         self,
@@ -438,8 +479,10 @@ class PlatformClient:
 
         The read timeout bounds each read only: a body trickling a byte at a time would never
         end. The deadline is checked while the body arrives; the headers have the read timeout.
+        Waits for urllib3's retries inside the attempt do not count (``_Waits`` bounds them).
         """
         deadline = time.monotonic() + self.request_deadline
+        waited = self._waits.total
         try:
             response = self._session.request(
                 method,
@@ -456,6 +499,7 @@ class PlatformClient:
             raise ServerUnavailableError(
                 f"Could not reach the platform at {self.base_url}: {_connection_problem(exc)}."
             ) from exc
+        deadline += self._waits.total - waited
         try:
             # Where requests keeps a body it read itself, so .content, .text and .json() work.
             response._content = self._read_body(response.raw, deadline)
