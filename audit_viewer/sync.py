@@ -41,6 +41,8 @@ IDLE_PAGES_LIMIT = 20
 #: Events one range can plausibly hold (a day of audit trail; real tenants have thousands):
 #: the backstop against a server inventing fresh events under fresh cursors forever.
 MAX_RANGE_EVENTS = 1_000_000
+#: Characters of a failure kept in the cache's ``last_error``.
+LAST_ERROR_LIMIT = 300
 
 
 @dataclass
@@ -176,7 +178,9 @@ class SyncEngine:
         """Keep the failure for the status line; the original error is what the caller sees."""
         try:
             state = state or self._store.sync_state(self.profile)
-            message = str(exc) or type(exc).__name__
+            message = " ".join(str(exc).split()) or type(exc).__name__
+            if len(message) > LAST_ERROR_LIMIT:  # the status line shows one short line
+                message = message[: LAST_ERROR_LIMIT - 1] + "…"
             self._store.save_sync_state(
                 replace(state, last_sync_at=self._now(), last_outcome="failed", last_error=message)
             )

@@ -7,18 +7,20 @@ one-line error, and that the events already stored stay stored.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from audit_viewer.api import (
     EndlessPagingError,
+    MalformedResponseError,
     PermissionDeniedError,
     PlatformClient,
     ServerUnavailableError,
 )
 from audit_viewer.cache import CacheStore
+from audit_viewer.events import format_timestamp
 from audit_viewer.sandbox import SandboxServer
 from audit_viewer.sync import MAX_RANGE_EVENTS, SyncCancelled, SyncEngine, SyncProgress
 
@@ -209,3 +211,53 @@ def test_the_sum_of_waits_is_bounded(server, store):
         f"{server.url}), more than 0.25 s in all. Try again later."
     )
     assert server.stats.faults_injected == 3
+
+
+# -- bodies that are hard to decode ---------------------------------------------------------
+
+
+def recent() -> bytes:
+    return format_timestamp(datetime.now(UTC) - timedelta(hours=1)).encode()
+
+
+def test_bytes_that_are_not_utf8_are_kept_and_flagged(server, store):
+    server.faults.raw_events = [
+        b'{"id":"latin-1","created_at":"' + recent() + b'","description":"caf\xe9 cr\xe8me"}'
+    ]
+    sync(server, store).run()
+    frame = store.load_frame(PROFILE).set_index("id")
+    assert frame.loc["latin-1", "description"] == "caf\ufffd cr\ufffdme"
+    assert frame.loc["latin-1", "flags"] == "text"  # the ⚠ badge: the text was not as sent
+    assert "caf\\udce9 cr\\udce8me" in store.event_json(PROFILE, "latin-1")  # the bytes' trace
+    assert len(frame) == 1501
+
+
+def test_json_nested_too_deeply_stops_the_sync_with_one_line_keeping_the_pages(server, store):
+    deep = b"[" * 200_000 + b"]" * 200_000
+    event = b'{"id":"deep","created_at":"' + recent() + b'","metadata":' + deep + b"}"
+    reports: list[SyncProgress] = []
+
+    def progress(report: SyncProgress) -> None:
+        reports.append(report)
+        if report.pages == 2:  # the next range's first page carries the event
+            server.faults.raw_events = [event]
+
+    engine = sync(server, store, chunk_days=1, page_size=1000)
+    with pytest.raises(MalformedResponseError) as caught:
+        engine.run(progress=progress)
+    text = one_line(caught.value)
+    assert text.startswith("The platform's answer to page 1 of the audit log from ")
+    assert text.endswith(" UTC is nested too deeply to read.")
+    assert store.sync_state(PROFILE).last_error == text
+    assert store.count(PROFILE) == reports[-1].events > 0
+
+
+def test_the_error_kept_for_the_status_line_is_one_short_line(server, store):
+    def progress(report: SyncProgress) -> None:
+        raise RuntimeError("a bug\nwith a long story " + "and more " * 100)
+
+    with pytest.raises(RuntimeError):
+        sync(server, store).run(progress=progress)
+    kept = store.sync_state(PROFILE).last_error
+    assert kept.startswith("a bug with a long story and more")
+    assert len(kept) == 300 and kept.endswith("…")

@@ -8,6 +8,7 @@ administrator understands. The secret and the token are never logged, shown or p
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -364,7 +365,7 @@ class PlatformClient:
             "POST",
             LOGIN_PATH,
             "the login",
-            json={"clientId": self.client_id, "secret": self._secret},
+            payload={"clientId": self.client_id, "secret": self._secret},
         )
         if response.status_code == 401:
             detail = self._server_message(response)
@@ -443,7 +444,7 @@ class PlatformClient:
         what: str,
         *,
         params: dict[str, str | int] | None = None,
-        json: dict[str, str] | None = None,
+        payload: dict[str, str] | None = None,
         token: str | None = None,
     ) -> requests.Response:
         """One request with its whole body, plus retries; each attempt passes the limiter.
@@ -456,7 +457,7 @@ class PlatformClient:
         while True:
             self._limiter.acquire()
             try:
-                return self._attempt(method, path, params, json, headers)
+                return self._attempt(method, path, params, payload, headers)
             except _BodyFailure as failure:
                 if failures == self.retries:
                     raise ServerUnavailableError(
@@ -472,7 +473,7 @@ class PlatformClient:
         method: str,
         path: str,
         params: dict[str, str | int] | None,
-        json: dict[str, str] | None,
+        payload: dict[str, str] | None,
         headers: dict[str, str] | None,
     ) -> requests.Response:
         """One request whose whole answer must arrive within ``request_deadline``.
@@ -488,7 +489,7 @@ class PlatformClient:
                 method,
                 self.base_url + path,
                 params=params,
-                json=json,
+                json=payload,
                 headers=headers,
                 timeout=self.timeout,
                 verify=self._verify,  # explicit, so no environment variable can loosen it
@@ -581,8 +582,19 @@ class PlatformClient:
         )
 
     def _json(self, response: requests.Response, what: str) -> Any:
+        """The body as JSON; bytes that are not UTF-8 survive as lone surrogates.
+
+        ``surrogateescape`` rather than requests' replacement characters: the cache flags such
+        text and keeps the original bytes' escapes in the event's raw JSON.
+        """
+        text = response.content.decode("utf-8-sig", errors="surrogateescape")
         try:
-            return response.json()
+            return json.loads(text)
+        except RecursionError:
+            raise MalformedResponseError(
+                f"The platform's answer to {what} is nested too deeply to read.",
+                status=response.status_code,
+            ) from None
         except ValueError:
             kind = response.headers.get("Content-Type", "no content type")
             raise MalformedResponseError(
@@ -619,15 +631,16 @@ class PlatformClient:
 
     def _server_message(self, response: requests.Response, limit: int = _MESSAGE_LIMIT) -> str:
         """The server's ``{"message": ...}`` (or start of its body), safe to show on one line."""
+        text = response.content.decode("utf-8-sig", errors="replace")
         try:
-            body = response.json()
-        except ValueError:
+            body = json.loads(text)
+        except (ValueError, RecursionError):
             body = None
         if isinstance(body, dict) and isinstance(body.get("message"), str):
             text = body["message"]
-        else:
-            text = response.text
-        text = " ".join(self._scrub(text).split())
+        # Control and formatting characters (NUL, bidi overrides) would garble the line.
+        text = "".join(char if char.isprintable() else " " for char in self._scrub(text))
+        text = " ".join(text.split())
         if len(text) > limit:
             text = text[: limit - 1] + "…"
         return text
