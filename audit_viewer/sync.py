@@ -342,6 +342,7 @@ class _Run:
 
 
 def _endless(rng: Range, why: str) -> EndlessPagingError:
+    """The one line that stops a sync whose server pages without end, naming the range."""
     start, end = (moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M") for moment in rng)
     return EndlessPagingError(
         f"The platform kept paging without end in {start} to {end} UTC ({why}); the sync "

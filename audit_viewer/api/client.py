@@ -2,8 +2,10 @@
 
 It speaks exactly ``shared/platform-api.md``: one ``requests.Session`` per profile, a token
 reused until the platform refuses it, retries of 429/5xx through urllib3's ``Retry`` on the
-session's adapter, a client-side cap on the request rate, and typed errors whose text an
-administrator understands. The secret and the token are never logged, shown or put in errors.
+session's adapter (and of bodies that stall or break off, here), a deadline per request, a
+bound on the sum of all waits, a client-side cap on the request rate, and typed errors whose
+text an administrator understands. The secret and the token are never logged, shown or put
+in errors.
 """
 
 from __future__ import annotations
@@ -155,7 +157,7 @@ class _PlatformRetry(Retry):
         *args: Any,
         limiter: _RateLimiter | None = None,
         max_retry_after: float = 60.0,
-        waits: _Waits | None = None,
+        waits: _Waits,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -187,10 +189,7 @@ class _PlatformRetry(Retry):
         seconds = self.get_retry_after(response) if response is not None else None
         if not seconds:
             seconds = self.get_backoff_time()
-        if self.waits is not None:
-            self.waits.sleep(seconds)
-        elif seconds > 0:
-            time.sleep(seconds)
+        self.waits.sleep(seconds)
         if self.limiter is not None:
             self.limiter.acquire()
 

@@ -137,6 +137,7 @@ def encode_cursor(ms: int, event_id: str, **extra: str | int) -> str:
 
 
 def _cursor_fields(cursor: str) -> dict[str, Any]:
+    """A cursor's JSON fields, or a 400 for one this server never issued."""
     try:
         value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError):
