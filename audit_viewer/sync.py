@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from audit_viewer.api import Page, PlatformClient
+from audit_viewer.api import EndlessPagingError, Page, PlatformClient
 from audit_viewer.cache import CacheError, CacheStore, RejectedEvent, SyncState
 from audit_viewer.cache.schema import EPOCH
 from audit_viewer.events import EventRow, InvalidEventError, normalize_event, raw_json
@@ -34,6 +34,15 @@ from audit_viewer.events import EventRow, InvalidEventError, normalize_event, ra
 log = logging.getLogger(__name__)
 
 Range = tuple[datetime, datetime]
+
+#: Pages in a row without an id new to their range after which a server is taken to loop: a
+#: real page repeats at most an event or two (events added while paging), never a whole page.
+IDLE_PAGES_LIMIT = 20
+#: Events one range can plausibly hold (a day of audit trail; real tenants have thousands):
+#: the backstop against a server inventing fresh events under fresh cursors forever.
+MAX_RANGE_EVENTS = 1_000_000
+#: Characters of a failure kept in the cache's ``last_error``.
+LAST_ERROR_LIMIT = 300
 
 
 @dataclass
@@ -89,9 +98,12 @@ class SyncEngine:
         chunk: timedelta = timedelta(days=1),
         retention: timedelta = timedelta(days=90),
         now: Callable[[], datetime] | None = None,
+        max_range_events: int = MAX_RANGE_EVENTS,
     ) -> None:
         if chunk <= timedelta(0) or retention <= timedelta(0) or overlap < timedelta(0):
             raise ValueError("chunk and retention must be positive and overlap not negative")
+        if max_range_events < 1:
+            raise ValueError("max_range_events must be at least 1")
         self._client = client
         self._store = store
         self.profile = profile
@@ -99,6 +111,7 @@ class SyncEngine:
         self._chunk = chunk
         self._retention = retention
         self._now = now or (lambda: datetime.now(UTC))
+        self._max_range_events = max_range_events
 
     def run(
         self,
@@ -165,7 +178,9 @@ class SyncEngine:
         """Keep the failure for the status line; the original error is what the caller sees."""
         try:
             state = state or self._store.sync_state(self.profile)
-            message = str(exc) or type(exc).__name__
+            message = " ".join(str(exc).split()) or type(exc).__name__
+            if len(message) > LAST_ERROR_LIMIT:  # the status line shows one short line
+                message = message[: LAST_ERROR_LIMIT - 1] + "…"
             self._store.save_sync_state(
                 replace(state, last_sync_at=self._now(), last_outcome="failed", last_error=message)
             )
@@ -254,13 +269,36 @@ class _Run:
             raise _Stop
 
     def _read_range(self, rng: Range) -> None:
-        """All pages of one range; the last page's commit marks it completed."""
+        """All pages of one range; the last page's commit marks it completed.
+
+        A server that pages without end (a cursor comes back, ``IDLE_PAGES_LIMIT`` pages in a
+        row bring no id new to the range, or more pages than ``max_range_events`` fill) stops
+        the whole sync with :class:`EndlessPagingError`, not just this range: the other ranges
+        would loop the same way. What was committed stays, and the range stays unfinished, so
+        the next run reads it again.
+        """
         self._check_cancel()
-        for page in self.engine._client.iter_pages(*rng):
+        page_size = self.engine._client.page_size
+        max_pages = -(-self.engine._max_range_events // page_size)
+        cursors: set[str] = set()
+        ids: set[str] = set()
+        idle = 0
+        for number, page in enumerate(self.engine._client.iter_pages(*rng), start=1):
             rows, rejected = _page_rows(page, self.engine._now())
             self._commit(rng, rows, rejected, last=page.after is None)
-            if page.after is not None:
-                self._check_cancel()
+            if page.after is None:
+                return
+            known = len(ids)
+            ids.update(row.id for row in rows)
+            idle = idle + 1 if len(ids) == known else 0
+            if page.after in cursors:
+                raise _endless(rng, f"a cursor came back after {number} pages")
+            if idle >= IDLE_PAGES_LIMIT:
+                raise _endless(rng, f"{idle} pages in a row brought no new events")
+            if number >= max_pages:
+                raise _endless(rng, f"{number} pages of {page_size}, more than the range can hold")
+            cursors.add(page.after)
+            self._check_cancel()
 
     def _commit(
         self, rng: Range, rows: list[EventRow], rejected: list[RejectedEvent], *, last: bool
@@ -301,6 +339,15 @@ class _Run:
                 self.progress(report)
             except SyncCancelled:
                 raise _Stop from None
+
+
+def _endless(rng: Range, why: str) -> EndlessPagingError:
+    """The one line that stops a sync whose server pages without end, naming the range."""
+    start, end = (moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M") for moment in rng)
+    return EndlessPagingError(
+        f"The platform kept paging without end in {start} to {end} UTC ({why}); the sync "
+        "stopped there and kept the events stored so far."
+    )
 
 
 def _closed(state: SyncState) -> SyncState:

@@ -352,3 +352,74 @@ def test_raw_events_are_spliced_verbatim_into_every_ranges_first_page(http):
         after = first.json()["metadata"]["after"]
         later = get_list(server, http, token, limit=10, after=after).json()["data"]
         assert "zero" not in ids(later)
+
+
+def test_forbidden_message_answers_every_list_request_403_with_it(http):
+    faults = Faults(forbidden_message="Audit logs are not enabled for tenant acme")
+    with SandboxServer(events=50, faults=faults) as server:
+        answer = get_list(server, http, token_for(server, http))
+        assert answer.status_code == 403
+        assert answer.json() == {"message": "Audit logs are not enabled for tenant acme"}
+
+
+def cursors_of(server: SandboxServer, http: requests.Session, pages: int) -> list[dict]:
+    """The first ``pages`` bodies of the whole window at 100 a page, following the cursors."""
+    token = token_for(server, http)
+    bodies: list[dict] = []
+    after = None
+    for _ in range(pages):
+        extra = {"after": after} if after else {}
+        bodies.append(get_list(server, http, token, limit=100, **extra).json())
+        after = bodies[-1]["metadata"]["after"]
+    return bodies
+
+
+def test_cycle_cursors_lead_from_the_third_page_back_to_the_second(http):
+    with SandboxServer(events=1000, faults=Faults(cycle_cursors=True)) as server:
+        bodies = cursors_of(server, http, 5)
+    cursors = [body["metadata"]["after"] for body in bodies]
+    assert len(set(cursors)) == 2
+    assert cursors == [cursors[0], cursors[1], cursors[0], cursors[1], cursors[0]]
+    assert bodies[3]["data"] == bodies[1]["data"]
+
+
+def test_repeat_page_forever_serves_the_first_page_under_fresh_cursors(http):
+    with SandboxServer(events=1000, faults=Faults(repeat_page_forever=True)) as server:
+        bodies = cursors_of(server, http, 4)
+        first = server.all_events()[:100]
+    assert all(body["data"] == first for body in bodies)
+    assert len({body["metadata"]["after"] for body in bodies}) == 4
+
+
+def test_empty_pages_forever_follow_the_last_page_under_fresh_cursors(http):
+    with SandboxServer(events=150, faults=Faults(empty_pages_forever=True)) as server:
+        bodies = cursors_of(server, http, 5)
+        events = server.all_events()
+    assert [event for body in bodies[:2] for event in body["data"]] == events
+    assert all(body["data"] == [] for body in bodies[2:])
+    assert len({body["metadata"]["after"] for body in bodies}) == 5
+
+
+def test_trickle_sends_a_list_body_a_byte_at_a_time(http):
+    with SandboxServer(events=5, faults=Faults(trickle_seconds=0.01)) as server:
+        answer = http.get(
+            f"{server.url}/audit-logs",
+            params={"limit": 1},
+            headers={"Authorization": f"Bearer {token_for(server, http)}"},
+            timeout=10,
+            stream=True,
+        )
+        length = int(answer.headers["Content-Length"])
+        first = answer.raw.read1(length)
+        answer.close()
+    assert answer.status_code == 200
+    assert 0 < len(first) < length
+
+
+def test_drop_mid_body_sends_half_the_promised_body_and_hangs_up(http):
+    with SandboxServer(events=50, faults=Faults(drop_mid_body_every=2)) as server:
+        token = token_for(server, http)
+        assert get_list(server, http, token).json()["data"]
+        with pytest.raises(requests.exceptions.ChunkedEncodingError, match="IncompleteRead"):
+            get_list(server, http, token)
+        assert server.stats.faults_injected == 1

@@ -4,6 +4,7 @@ from audit_viewer.api.client import Page, PlatformClient, check_base_url
 from audit_viewer.api.errors import (
     AuthenticationError,
     BadRequestError,
+    EndlessPagingError,
     InsecureURLError,
     MalformedResponseError,
     PermissionDeniedError,
@@ -14,6 +15,7 @@ from audit_viewer.api.errors import (
 __all__ = [
     "AuthenticationError",
     "BadRequestError",
+    "EndlessPagingError",
     "InsecureURLError",
     "MalformedResponseError",
     "Page",

@@ -2,19 +2,24 @@
 
 It speaks exactly ``shared/platform-api.md``: one ``requests.Session`` per profile, a token
 reused until the platform refuses it, retries of 429/5xx through urllib3's ``Retry`` on the
-session's adapter, a client-side cap on the request rate, and typed errors whose text an
-administrator understands. The secret and the token are never logged, shown or put in errors.
+session's adapter (and of bodies that stall or break off, here), a deadline per request, a
+bound on the sum of all waits, a client-side cap on the request rate, and typed errors whose
+text an administrator understands. The secret and the token are never logged, shown or put
+in errors.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
 import random
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import urlsplit
@@ -23,6 +28,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import (
     ConnectTimeoutError,
+    DecodeError,
     InvalidHeader,
     MaxRetryError,
     NameResolutionError,
@@ -62,7 +68,12 @@ LOGIN_PATH = "/authentication/login"
 LIST_PATH = "/audit-logs"
 
 _BACKOFF_MAX = 30.0
+#: Bytes asked for per read of a body: any that have arrived are taken, so a stalled body
+#: cannot hold one read for long.
+_READ_CHUNK = 1 << 16
 _MESSAGE_LIMIT = 300
+#: The 403 reason shares its line with our hint, which must fit the cache's last_error too.
+_REASON_LIMIT = 180
 
 
 @dataclass(frozen=True)
@@ -73,6 +84,33 @@ class Page:
     after: str | None  # next cursor; None on the last page
 
 
+class _Waits:
+    """The waits sat out for the platform (Retry-After, backoff), summed and bounded.
+
+    Each wait is capped, but a platform answering 429 to every request would still park a sync
+    for hours; past ``limit`` seconds in all (over the client's life, which is one sync) the
+    client stops asking.
+    """
+
+    def __init__(self, limit: float, base_url: str) -> None:
+        self.limit = limit
+        self.total = 0.0
+        self._base_url = base_url
+        self._lock = threading.Lock()
+
+    def sleep(self, seconds: float) -> None:
+        """Wait ``seconds``, or raise at once if that would pass the limit."""
+        with self._lock:
+            if self.total + seconds > self.limit:
+                raise ServerUnavailableError(
+                    "Stopped: the platform kept asking to wait (rate limiting or server errors "
+                    f"at {self._base_url}), more than {self.limit:g} s in all. Try again later."
+                )
+            self.total += seconds
+        if seconds > 0:
+            time.sleep(seconds)
+
+
 class _PlatformRetry(Retry):
     """urllib3's ``Retry`` adjusted to the contract.
 
@@ -80,6 +118,7 @@ class _PlatformRetry(Retry):
       misbehaving server must not park a sync for hours) and may be fractional.
     - Backoff starts at the first failure (urllib3 retries it at once), with jitter.
     - Every retry passes the client's rate limiter, since the platform counts retries too.
+    - Every wait counts against the client's total (``_Waits``).
     """
 
     def __init__(
@@ -87,14 +126,18 @@ class _PlatformRetry(Retry):
         *args: Any,
         limiter: RateLimiter | None = None,
         max_retry_after: float = 60.0,
+        waits: _Waits,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.limiter = limiter
         self.max_retry_after = max_retry_after
+        self.waits = waits
 
     def new(self, **kw: Any) -> Self:
-        return super().new(limiter=self.limiter, max_retry_after=self.max_retry_after, **kw)
+        return super().new(
+            limiter=self.limiter, max_retry_after=self.max_retry_after, waits=self.waits, **kw
+        )
 
     def parse_retry_after(self, retry_after: str) -> float:
         try:
@@ -109,16 +152,41 @@ class _PlatformRetry(Retry):
         return min(max(seconds, 0.0), self.max_retry_after)
 
     def get_backoff_time(self) -> float:
-        failures = len(self.history)
-        if failures == 0:
-            return 0.0
-        delay = self.backoff_factor * 2 ** (failures - 1) + random.random() * self.backoff_jitter
-        return min(self.backoff_max, delay)
+        return _backoff(len(self.history), self.backoff_factor)
 
     def sleep(self, response: Any = None) -> None:
-        super().sleep(response)
+        seconds = self.get_retry_after(response) if response is not None else None
+        if not seconds:
+            seconds = self.get_backoff_time()
+        self.waits.sleep(seconds)
         if self.limiter is not None:
             self.limiter.acquire()
+
+
+class _BodyFailure(Exception):
+    """Internal: the body did not arrive whole; retried like a 5xx."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem  # what the platform did, for the error after the last retry
+
+
+def _backoff(failures: int, factor: float) -> float:
+    """Seconds before retry number ``failures``: exponential with jitter, from the first."""
+    if failures == 0:
+        return 0.0
+    delay = factor * 2 ** (failures - 1) + random.random() * factor
+    return min(_BACKOFF_MAX, delay)
+
+
+def _window(start: datetime | None, end: datetime | None) -> str:
+    """`` from <start> to <end> UTC`` for the error texts, as far as the window is bounded."""
+    parts = [
+        f"{word} {moment.astimezone(UTC):%Y-%m-%d %H:%M}"
+        for word, moment in (("from", start), ("to", end))
+        if moment is not None
+    ]
+    return " " + " ".join(parts) + " UTC" if parts else ""
 
 
 def check_base_url(url: str) -> str:
@@ -200,6 +268,8 @@ class PlatformClient:
         max_retry_after: float = 60.0,
         backoff_factor: float = 0.5,
         limiter: RateLimiter | None = None,
+        request_deadline: float = 120.0,
+        max_total_wait: float = 300.0,
     ) -> None:
         self.base_url = check_base_url(base_url)
         if not isinstance(page_size, int) or not 1 <= page_size <= MAX_PAGE_SIZE:
@@ -213,6 +283,8 @@ class PlatformClient:
         self.page_size = page_size
         self.timeout = timeout
         self.retries = retries
+        self.request_deadline = request_deadline
+        self._backoff_factor = backoff_factor
         self._verify: str | bool = ca_bundle or True  # never False
         # The limit is the tenant's: by default shared with this user's other processes. An
         # injected limiter brings its own rate, so max_requests_per_second does not apply then.
@@ -221,6 +293,7 @@ class PlatformClient:
             if limiter is not None
             else SharedRateLimiter(self.base_url, client_id, max_requests_per_second)
         )
+        self._waits = _Waits(max_total_wait, self.base_url)
         retry = _PlatformRetry(
             total=retries,
             connect=retries,
@@ -231,12 +304,11 @@ class PlatformClient:
             allowed_methods=frozenset({"GET", "POST"}),
             status_forcelist=RETRY_STATUSES,
             backoff_factor=backoff_factor,
-            backoff_jitter=backoff_factor,
-            backoff_max=_BACKOFF_MAX,
             respect_retry_after_header=True,
             raise_on_status=False,  # hand back the last 429/5xx so the error can name it
             limiter=self._limiter,
             max_retry_after=max_retry_after,
+            waits=self._waits,
         )
         self._session = requests.Session()
         adapter = HTTPAdapter(max_retries=retry)
@@ -265,7 +337,10 @@ class PlatformClient:
     def login(self) -> None:
         """Exchange the client id and secret for an access token, kept for later calls."""
         response = self._send(
-            "POST", LOGIN_PATH, json={"clientId": self.client_id, "secret": self._secret}
+            "POST",
+            LOGIN_PATH,
+            "the login",
+            payload={"clientId": self.client_id, "secret": self._secret},
         )
         if response.status_code == 401:
             detail = self._server_message(response)
@@ -293,6 +368,7 @@ class PlatformClient:
         """Yield the pages of ``[start, end)`` newest first, following ``metadata.after``.
 
         No deduplication here: a page may repeat an event, and the sync engine upserts by id.
+        Nor loop detection: the sync engine stops a server that pages without end.
         """
         params: dict[str, str | int] = {}
         if start is not None:
@@ -300,17 +376,14 @@ class PlatformClient:
         if end is not None:
             params["end_time"] = _utc_param(end, "end")
         params["limit"] = self.page_size
+        window = _window(start, end)
         after: str | None = None
         number = 0
         while True:
             query = params if after is None else {**params, "after": after}
-            page = self._parse_page(self._list(query))
             number += 1
+            page = self._parse_page(self._list(query, f"page {number} of the audit log{window}"))
             log.debug("Page %d: %d events, more: %s", number, len(page.events), bool(page.after))
-            if page.after is not None and page.after == after:
-                raise MalformedResponseError(
-                    "The platform returned the same page cursor twice; paging would never end."
-                )
             yield page
             if page.after is None:
                 return
@@ -318,11 +391,11 @@ class PlatformClient:
 
     # -- internals -------------------------------------------------------------------------
 
-    def _list(self, params: dict[str, str | int]) -> Any:
+    def _list(self, params: dict[str, str | int], what: str) -> Any:
         """One list call, logging in first, or again when the token is refused."""
         if self._token is None:
             self.login()
-        response = self._send("GET", LIST_PATH, params=params, token=self._token)
+        response = self._send("GET", LIST_PATH, what, params=params, token=self._token)
         logins = 0
         while response.status_code == 401:
             if logins and (not _was_retried(response) or logins == MAX_LOGINS_PER_CALL):
@@ -334,38 +407,107 @@ class PlatformClient:
             log.info("The platform refused the access token (expired or revoked); logging in again")
             self.login()
             logins += 1
-            response = self._send("GET", LIST_PATH, params=params, token=self._token)
+            response = self._send("GET", LIST_PATH, what, params=params, token=self._token)
         if response.status_code != 200:
-            raise self._status_error(response, "the audit log request")
-        return self._json(response, "the audit log request")
+            raise self._status_error(response, what)
+        return self._json(response, what)
 
     def _send(
         self,
         method: str,
         path: str,
+        what: str,
         *,
         params: dict[str, str | int] | None = None,
-        json: dict[str, str] | None = None,
+        payload: dict[str, str] | None = None,
         token: str | None = None,
     ) -> requests.Response:
-        """One request (plus urllib3's retries); every one, login too, passes the limiter."""
+        """One request with its whole body, plus retries; each attempt passes the limiter.
+
+        urllib3 retries 429/5xx and failed connections; an answer whose body stalls past the
+        deadline or breaks off is retried here, with the same backoff, as transient too.
+        """
         headers = {"Authorization": f"Bearer {token}"} if token else None
-        self._limiter.acquire()
+        failures = 0
+        while True:
+            self._limiter.acquire()
+            try:
+                return self._attempt(method, path, params, payload, headers)
+            except _BodyFailure as failure:
+                if failures == self.retries:
+                    raise ServerUnavailableError(
+                        f"The platform at {self.base_url} {failure.problem} ({what}), also "
+                        f"after {self.retries} retries. Try again later."
+                    ) from None
+                failures += 1
+                log.info("Retrying %s: the platform %s", what, failure.problem)
+                self._waits.sleep(_backoff(failures, self._backoff_factor))
+
+    def _attempt(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str | int] | None,
+        payload: dict[str, str] | None,
+        headers: dict[str, str] | None,
+    ) -> requests.Response:
+        """One request whose whole answer must arrive within ``request_deadline``.
+
+        The read timeout bounds each read only: a body trickling a byte at a time would never
+        end. The deadline is checked while the body arrives; the headers have the read timeout.
+        Waits for urllib3's retries inside the attempt do not count (``_Waits`` bounds them).
+        """
+        deadline = time.monotonic() + self.request_deadline
+        waited = self._waits.total
         try:
-            return self._session.request(
+            response = self._session.request(
                 method,
                 self.base_url + path,
                 params=params,
-                json=json,
+                json=payload,
                 headers=headers,
                 timeout=self.timeout,
                 verify=self._verify,  # explicit, so no environment variable can loosen it
                 allow_redirects=False,  # never carry the secret or token to another address
+                stream=True,  # the body is read below, against the deadline
             )
         except requests.RequestException as exc:
             raise ServerUnavailableError(
                 f"Could not reach the platform at {self.base_url}: {_connection_problem(exc)}."
             ) from exc
+        deadline += self._waits.total - waited
+        try:
+            # Where requests keeps a body it read itself, so .content, .text and .json() work.
+            response._content = self._read_body(response.raw, deadline)
+            response._content_consumed = True
+        finally:
+            response.close()  # back to the pool when read whole, else the connection is closed
+        return response
+
+    def _read_body(self, raw: Any, deadline: float) -> bytes:
+        """The body of ``raw`` (urllib3's response), or _BodyFailure past the deadline."""
+        late = _BodyFailure(f"did not finish its answer within {self.request_deadline:g} s")
+        body = bytearray()
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise late
+            connection = raw.connection  # None once urllib3 has released it
+            if connection is not None and connection.sock is not None:
+                connection.sock.settimeout(min(remaining, self.timeout[1]))
+            try:
+                chunk = raw.read1(_READ_CHUNK, decode_content=True)
+            except ReadTimeoutError:
+                if time.monotonic() >= deadline:
+                    raise late from None
+                raise _BodyFailure("stopped sending in the middle of its answer") from None
+            except ProtocolError:  # urllib3's word for a connection closed or reset mid-body
+                raise _BodyFailure("dropped the connection in the middle of its answer") from None
+            except DecodeError:
+                raise _BodyFailure("sent a compressed answer that did not decompress") from None
+            if not chunk:
+                return bytes(body)
+            body += chunk
 
     def _status_error(self, response: requests.Response, what: str) -> PlatformError:
         status = response.status_code
@@ -376,11 +518,18 @@ class PlatformClient:
                 server_message=message,
             )
         if status == 403:
-            return PermissionDeniedError(
-                "Access denied (HTTP 403): this API client is not an administrator, or the "
-                "audit log feature is not enabled for the tenant.",
-                status=403,
-            )
+            reason = self._server_message(response, _REASON_LIMIT)
+            if reason:
+                message = (
+                    f'Access denied (HTTP 403): "{reason}". This API client must be an '
+                    "administrator, with the audit log enabled for the tenant."
+                )
+            else:
+                message = (
+                    "Access denied (HTTP 403): this API client is not an administrator, or the "
+                    "audit log feature is not enabled for the tenant."
+                )
+            return PermissionDeniedError(message, status=403)
         if status == 429:
             return ServerUnavailableError(
                 f"The platform at {self.base_url} kept rate limiting {what} (HTTP 429) after "
@@ -408,8 +557,19 @@ class PlatformClient:
         )
 
     def _json(self, response: requests.Response, what: str) -> Any:
+        """The body as JSON; bytes that are not UTF-8 survive as lone surrogates.
+
+        ``surrogateescape`` rather than requests' replacement characters: the cache flags such
+        text and keeps the original bytes' escapes in the event's raw JSON.
+        """
+        text = response.content.decode("utf-8-sig", errors="surrogateescape")
         try:
-            return response.json()
+            return json.loads(text)
+        except RecursionError:
+            raise MalformedResponseError(
+                f"The platform's answer to {what} is nested too deeply to read.",
+                status=response.status_code,
+            ) from None
         except ValueError:
             kind = response.headers.get("Content-Type", "no content type")
             raise MalformedResponseError(
@@ -444,19 +604,20 @@ class PlatformClient:
             raise broken("'metadata.after' is not a string")
         return Page(events=data, after=after or None)
 
-    def _server_message(self, response: requests.Response) -> str:
-        """The server's ``{"message": ...}`` (or start of its body), safe to show."""
+    def _server_message(self, response: requests.Response, limit: int = _MESSAGE_LIMIT) -> str:
+        """The server's ``{"message": ...}`` (or start of its body), safe to show on one line."""
+        text = response.content.decode("utf-8-sig", errors="replace")
         try:
-            body = response.json()
-        except ValueError:
+            body = json.loads(text)
+        except (ValueError, RecursionError):
             body = None
         if isinstance(body, dict) and isinstance(body.get("message"), str):
             text = body["message"]
-        else:
-            text = response.text
-        text = " ".join(self._scrub(text).split())
-        if len(text) > _MESSAGE_LIMIT:
-            text = text[: _MESSAGE_LIMIT - 1] + "…"
+        # Control and formatting characters (NUL, bidi overrides) would garble the line.
+        text = "".join(char if char.isprintable() else " " for char in self._scrub(text))
+        text = " ".join(text.split())
+        if len(text) > limit:
+            text = text[: limit - 1] + "…"
         return text
 
     def _scrub(self, text: str) -> str:

@@ -47,3 +47,7 @@ class MalformedResponseError(PlatformError):
 
 class InsecureURLError(PlatformError, ValueError):
     """A base URL the client refuses: not https, except plain http on a loopback host."""
+
+
+class EndlessPagingError(MalformedResponseError):
+    """The platform kept handing out cursors for a range without ever finishing it."""

@@ -77,6 +77,22 @@ class Faults:
     # array of every range's first page, whatever their ``created_at`` says. Repeats across
     # ranges are harmless: clients deduplicate by id.
     raw_events: list[bytes] = field(default_factory=list)
+    # Every list request answers 403 with this ``{"message": ...}`` (a tenant without the
+    # feature, say); None serves normally. ``admin=False`` answers 403 with the stock reason.
+    forbidden_message: str | None = None
+    # Paging that never ends, as broken servers do it. Cursors cycle A -> B -> A -> ...
+    # from a range's third page on:
+    cycle_cursors: bool = False
+    # Every page is the range's first page again, under a fresh cursor each time:
+    repeat_page_forever: bool = False
+    # The range's last page is not the last: empty pages with fresh cursors follow forever.
+    empty_pages_forever: bool = False
+    # List pages' bodies go out one byte at a time, this many seconds apart (headers at once),
+    # as from a stalled proxy: each read gets a byte in time, the answer never ends.
+    trickle_seconds: float = 0.0
+    # Every Nth list request gets its headers (the full Content-Length) and half the body,
+    # then the connection closes.
+    drop_mid_body_every: int = 0
 
 
 @dataclass
@@ -115,17 +131,28 @@ def _splice_events(page: bytes, events: list[bytes]) -> bytes:
     return head + joined + (rest if rest.startswith(b"]") else b"," + rest)
 
 
-def encode_cursor(ms: int, event_id: str) -> str:
-    raw = json.dumps({"t": ms_to_iso(ms), "i": event_id}, separators=(",", ":"))
+def encode_cursor(ms: int, event_id: str, **extra: str | int) -> str:
+    """A cursor resuming after ``(ms, id)``; ``extra`` fields serve the paging faults."""
+    raw = json.dumps({"t": ms_to_iso(ms), "i": event_id, **extra}, separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[int, str]:
+def _cursor_fields(cursor: str) -> dict[str, Any]:
+    """A cursor's JSON fields, or a 400 for one this server never issued."""
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        value = json.loads(raw)
+        value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError):
+        raise _Reply(400, "after is not a cursor this server issued") from None
+    if not isinstance(value, dict):
+        raise _Reply(400, "after is not a cursor this server issued")
+    return value
+
+
+def decode_cursor(cursor: str) -> tuple[int, str]:
+    value = _cursor_fields(cursor)
+    try:
         return to_ms(parse_timestamp(value["t"])), str(value["i"])
-    except (binascii.Error, ValueError, OverflowError, KeyError, TypeError, AttributeError):
+    except (ValueError, OverflowError, KeyError, TypeError, AttributeError):
         raise _Reply(400, "after is not a cursor this server issued") from None
 
 
@@ -171,6 +198,29 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def drop_mid_body(self, body: bytes, content_type: str) -> None:
+        """Promise ``body`` in the headers, send half of it and hang up."""
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body[: len(body) // 2])
+        self.close_connection = True
+
+    def trickle(self, body: bytes, content_type: str, seconds: float) -> None:
+        """Answer 200 with ``body`` sent one byte every ``seconds``, until the client leaves."""
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        try:
+            for byte in body:
+                self.wfile.write(bytes((byte,)))
+                self.wfile.flush()
+                time.sleep(seconds)
+        except OSError:  # the client gave up: what this fault is for
+            self.close_connection = True
+
 
 class SandboxServer:
     """The platform's audit-log API on 127.0.0.1 with synthetic events from ``seed``."""
@@ -206,6 +256,7 @@ class SandboxServer:
         self._tokens: dict[str, float] = {}  # token -> monotonic expiry
         self._arrivals: deque[float] = deque()  # served list requests, for the rate limit
         self._error_turn = 0
+        self._fresh = 0  # numbers the fresh cursors of the endless-paging faults
         self._lifecycle = threading.Lock()  # start/stop may come from different threads
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -386,19 +437,32 @@ class SandboxServer:
             self._authorize(handler.headers.get("Authorization", ""))
             if not self.admin:
                 raise _Reply(403, "Audit logs are available to administrators only")
+            if self.faults.forbidden_message is not None:
+                self.stats.faults_injected += 1
+                raise _Reply(403, self.faults.forbidden_message)
             query = self._parse_query(handler.path)
             self._inject_status_fault(number)
             if self._every(self.faults.malformed_every, number):
                 self.stats.faults_injected += 1
                 body, content_type = _MALFORMED_BODY, "text/html"
             else:
-                body, content_type = _json_bytes(self._page(*query)), JSON_CONTENT_TYPE
+                page = self._endless_paging(self._page(*query), *query, handler.path)
+                body, content_type = _json_bytes(page), JSON_CONTENT_TYPE
                 if query[2] is None and self.faults.raw_events:
                     body = _splice_events(body, self.faults.raw_events)
             delay = self.faults.slow_page_seconds
+            trickle = self.faults.trickle_seconds
+            drop = self._every(self.faults.drop_mid_body_every, number)
+            if drop:
+                self.stats.faults_injected += 1
         if delay > 0:
             time.sleep(delay)
-        handler.reply(200, body, content_type, {})
+        if drop:
+            handler.drop_mid_body(body, content_type)
+        elif trickle > 0:
+            handler.trickle(body, content_type, trickle)
+        else:
+            handler.reply(200, body, content_type, {})
 
     @staticmethod
     def _every(every: int, number: int) -> bool:
@@ -460,6 +524,38 @@ class SandboxServer:
             raise _Reply(400, f"limit must be a whole number from 1 to {MAX_LIMIT}")
         cursor = decode_cursor(params["after"]) if "after" in params else None
         return start_ms, end_ms, cursor, limit
+
+    def _endless_paging(
+        self,
+        page: dict[str, Any],
+        start_ms: int,
+        end_ms: int,
+        cursor: tuple[int, str] | None,
+        limit: int,
+        target: str,
+    ) -> dict[str, Any]:
+        """``page`` as the endless-paging faults (if any) change it."""
+        faults = self.faults
+        metadata = page["metadata"]
+        if faults.repeat_page_forever:
+            page = self._page(start_ms, end_ms, None, limit)
+            page["metadata"]["after"] = self._fresh_cursor(start_ms)
+        elif faults.empty_pages_forever and metadata["after"] is None:
+            metadata["after"] = self._fresh_cursor(start_ms)  # resumes past the range's end
+        elif faults.cycle_cursors and cursor is not None and metadata["after"] is not None:
+            # The second page's cursor A leads to B, and B leads back to A.
+            previous = parse_qs(urlsplit(target).query)["after"][0]
+            back = _cursor_fields(previous).get("b")
+            if isinstance(back, str):
+                metadata["after"] = back
+            else:
+                metadata["after"] = encode_cursor(*decode_cursor(metadata["after"]), b=previous)
+        return page
+
+    def _fresh_cursor(self, start_ms: int) -> str:
+        """A cursor never issued before, resuming past every event of a range from start_ms."""
+        self._fresh += 1
+        return encode_cursor(start_ms - 1, "", n=self._fresh)
 
     def _page(
         self, start_ms: int, end_ms: int, cursor: tuple[int, str] | None, limit: int
