@@ -15,7 +15,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -48,9 +48,20 @@ ENV_CACHE = "AUDIT_VIEWER_CACHE"
 DEFAULT_FILE_NAME = "cache.sqlite3"
 VERSION_TABLE = "alembic_version"
 
+#: ``PRAGMA application_id`` of every audit-viewer cache: the ASCII of "AVjt" (audit-viewer,
+#: Jit), which shows in a hex dump of the header and is in no registry of SQLite formats.
+APPLICATION_ID = 0x41566A74
+
 _SQLITE_HEADER = b"SQLite format 3\x00"
+_HEADER_SIZE = 100  # the database header: journal mode at bytes 18-19, application_id at 68
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _OUR_TABLES = frozenset({"events", "sync_state", "rejected_events"})
+#: The exact tables of the caches written before they were marked with APPLICATION_ID, by
+#: schema revision. Frozen: every cache of a later revision carries the mark.
+_UNMARKED_TABLES = {
+    "0001": frozenset({"events", "sync_state", VERSION_TABLE}),
+    "0002": frozenset({"events", "sync_state", "rejected_events", VERSION_TABLE}),
+}
 _MIGRATION_LOCK_KEY = 0x4155_4449_5456  # any constant; names the PostgreSQL advisory lock
 _FETCH_ROWS = 100_000  # rows per Arrow record batch while loading; bounds the Python objects alive
 _FRAME_SELECT = [events.c[name] for name in FRAME_COLUMNS]
@@ -84,6 +95,7 @@ _ARROW_SELECT = [
 ] + [events.c[name].is_(None).label(f"{name}_is_null") for name in _NULLABLE]
 # sqlite3_errstr() of SQLITE_CORRUPT and SQLITE_NOTADB: how ADBC's messages name a damaged file.
 _SQLITE_DAMAGED = ("database disk image is malformed", "file is not a database")
+_SQLITE_DAMAGED_CODES = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 
 Range = tuple[datetime, datetime]
 
@@ -172,64 +184,116 @@ def _known_revisions() -> tuple[frozenset[str], str]:
     return known, head
 
 
-def _not_a_cache(display: str, detail: str = "") -> CacheCorruptError:
-    suffix = f" ({detail})" if detail else ""
+def _not_ours(display: str, why: str) -> CacheCorruptError:
     return CacheCorruptError(
-        f"{display} is not an audit-viewer cache or is damaged; it was left untouched{suffix}. "
+        f"{display} is not an audit-viewer cache ({why}); it was left untouched. "
         "Choose another cache location, or move this file away."
     )
 
 
-def _check_identity(display: str, tables: set[str], revision: str | None) -> None:
-    """Refuse a database that is not ours or is newer than this app, before any write."""
+def _damaged(display: str, detail: str) -> CacheCorruptError:
+    return CacheCorruptError(
+        f"{display} is damaged ({detail}); it was left untouched. "
+        "Restore it from a backup, or move it away."
+    )
+
+
+@dataclass(frozen=True)
+class _Identity:
+    """What tells one of our caches from any other database."""
+
+    tables: frozenset[str]
+    others: frozenset[str]  # views and triggers ("view name"): never part of a cache
+    revision: str | None
+    application_id: int | None  # None on PostgreSQL, which has no such mark
+
+
+def _sqlite_identity(query: Callable[[str], Sequence[tuple[Any, ...]]]) -> _Identity:
+    """Read the identity of the SQLite database that ``query`` runs statements on."""
+    rows = query(
+        "SELECT type, name FROM sqlite_master WHERE type IN ('table', 'view', 'trigger') "
+        "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+    )
+    tables = frozenset(name for kind, name in rows if kind == "table")
+    revision = None
+    if VERSION_TABLE in tables:
+        found = query(f"SELECT version_num FROM {VERSION_TABLE}")
+        revision = found[0][0] if found else None
+    ((application_id,),) = query("PRAGMA application_id")
+    others = frozenset(f"{kind} {name}" for kind, name in rows if kind != "table")
+    return _Identity(tables, others, revision, application_id)
+
+
+def _check_identity(display: str, found: _Identity) -> None:
+    """Refuse a database that is not one of our caches, or is one of a newer version."""
     known, _head = _known_revisions()
-    if revision is None:
-        if tables - {VERSION_TABLE}:
-            raise _not_a_cache(display, "it holds other tables")
-        return
-    if revision in known:
-        return
-    if tables >= _OUR_TABLES:
-        raise CacheTooNewError(
-            f"{display} was written by a newer version of audit-viewer (schema revision "
-            f"{revision}); update audit-viewer to use it. It was left untouched."
+    marked = found.application_id == APPLICATION_ID
+    if found.application_id not in (None, 0, APPLICATION_ID):
+        raise _not_ours(
+            display, f"another application's file: application_id {found.application_id:#010x}"
         )
-    raise _not_a_cache(display, f"unknown schema revision {revision}")
-
-
-def _check_sqlite_file(path: Path, display: str) -> None:
-    """Inspect an existing file read-only: header and schema revision (cheap, at every open)."""
-    if not path.exists():
+    if found.revision is not None and found.revision not in known:
+        # PostgreSQL has no mark: there, our tables are all there is to go by.
+        if marked or (found.application_id is None and found.tables >= _OUR_TABLES):
+            raise CacheTooNewError(
+                f"{display} was written by a newer version of audit-viewer (schema revision "
+                f"{found.revision}); update audit-viewer to use it. It was left untouched."
+            )
+        raise _not_ours(display, f"its schema revision {found.revision} is not one of ours")
+    if marked:
         return
+    strangers = found.others | {
+        f"table {name}" for name in found.tables - _OUR_TABLES - {VERSION_TABLE}
+    }
+    if strangers:
+        shown = sorted(strangers)
+        more = f" and {len(shown) - 3} more" if len(shown) > 3 else ""
+        raise _not_ours(display, f"it holds {', '.join(shown[:3])}{more}")
+    if found.revision is None:
+        if found.tables:
+            raise _not_ours(display, "tables without a schema revision")
+        return  # an empty database: a new cache
+    if found.application_id == 0 and found.tables != _UNMARKED_TABLES.get(found.revision):
+        raise _not_ours(display, f"not the tables of a cache at schema revision {found.revision}")
+
+
+def _inspect_sqlite_file(path: Path, display: str) -> _Identity | None:
+    """The identity of the file at ``path`` (None: no file, or an empty one), read without
+    writing a byte to it or creating a file beside it."""
+    if not path.exists():
+        return None
     if not path.is_file():
         raise CacheError(f"{display} is not a file.")
     try:
         with path.open("rb") as fh:
-            header = fh.read(len(_SQLITE_HEADER))
+            header = fh.read(_HEADER_SIZE)
     except OSError as exc:
         raise CacheError(f"Cannot read the cache {display}: {exc.strerror}.") from exc
     if not header:
-        return  # an empty file: a new cache
-    if header != _SQLITE_HEADER:
-        raise _not_a_cache(display, "not an SQLite database")
+        return None  # an empty file: a new cache
+    if not header.startswith(_SQLITE_HEADER):
+        raise _not_ours(display, "not an SQLite database")
+    # A plain read-only connection to a WAL-mode file (header bytes 18-19) creates -wal and
+    # -shm files it cannot remove again. Without a -wal file every commit is in the main file,
+    # which is then read as immutable: no locks, no files. With one, some connection uses the
+    # file (or crashed using it) and the read-only connection shares its WAL.
+    immutable = 2 in header[18:20] and not _wal_path(path).exists()
     try:
-        with closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as conn:
-            tables = {
-                name
-                for (name,) in conn.execute(
-                    "SELECT name FROM sqlite_master WHERE type = 'table' "
-                    "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
-                )
-            }
-            revision = None
-            if VERSION_TABLE in tables:
-                row = conn.execute(f"SELECT version_num FROM {VERSION_TABLE}").fetchone()
-                revision = row[0] if row else None
-    except sqlite3.OperationalError as exc:
-        raise CacheError(f"Cannot open the cache {display}: {exc}.") from exc
+        with closing(sqlite3.connect(_read_only_uri(path, immutable), uri=True)) as conn:
+            return _sqlite_identity(lambda sql: conn.execute(sql).fetchall())
     except sqlite3.DatabaseError as exc:
-        raise _not_a_cache(display, str(exc)) from exc
-    _check_identity(display, tables, revision)
+        if getattr(exc, "sqlite_errorcode", 0) & 0xFF in _SQLITE_DAMAGED_CODES:
+            raise _damaged(display, str(exc)) from exc
+        raise CacheError(f"Cannot open the cache {display}: {exc}.") from exc
+
+
+def _wal_path(path: Path) -> Path:
+    return path.with_name(f"{path.name}-wal")
+
+
+def _read_only_uri(path: Path, immutable: bool) -> str:
+    """An SQLite URI that opens ``path`` read-only; ``immutable`` also skips locks and WAL."""
+    return f"{path.absolute().as_uri()}?mode=ro{'&immutable=1' if immutable else ''}"
 
 
 def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
@@ -321,7 +385,9 @@ class CacheStore:
         database = sa_url.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
             path = Path(database)
-            _check_sqlite_file(path, database)
+            found = _inspect_sqlite_file(path, database)
+            if found is not None:
+                _check_identity(database, found)
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
@@ -371,7 +437,7 @@ class CacheStore:
         """A driver error an admin can act on -> CacheError; anything else (a bug) -> None."""
         # sqlite3 raises the DatabaseError base class itself for SQLITE_CORRUPT and SQLITE_NOTADB.
         if type(error) is sqlite3.DatabaseError:
-            return _not_a_cache(self.location, str(error))
+            return _damaged(self.location, str(error))
         # Unreachable server, locked file, or a role without the rights it needs (SQLSTATE 42501).
         if isinstance(error, self._dbapi.OperationalError) or (
             getattr(error, "sqlstate", "") == "42501"
@@ -383,32 +449,42 @@ class CacheStore:
     def _verify(self, conn: sa.Connection) -> None:
         verdict = conn.exec_driver_sql("PRAGMA quick_check").scalar()
         if verdict != "ok":
-            raise _not_a_cache(self.location, f"integrity check: {verdict}")
+            raise _damaged(self.location, f"integrity check: {verdict}")
         self._verified = True
 
     def _migrate(self) -> None:
         _known, head = _known_revisions()
         with self._transaction(write=False) as conn:
-            revision = self._check(conn)
-        if revision == head:
+            found = self._check(conn)
+        if found.revision == head and found.application_id in (None, APPLICATION_ID):
             return
         with self._transaction(write=True) as conn:
             if conn.dialect.name == "postgresql":
                 # Serialize migrations of concurrent first opens (SQLite: BEGIN IMMEDIATE does).
                 conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK_KEY)))
-            if self._check(conn) != head:  # another process may have migrated meanwhile
+            found = self._check(conn)  # another process may have migrated meanwhile
+            if found.application_id == 0:  # a new SQLite cache, or one from before the mark
+                conn.exec_driver_sql(f"PRAGMA application_id = {APPLICATION_ID}")
+            if found.revision != head:
                 config = alembic_config()
                 config.attributes["connection"] = conn
                 command.upgrade(config, "head")
 
-    def _check(self, conn: sa.Connection) -> str | None:
-        tables = set(sa.inspect(conn).get_table_names())
-        revision = None
-        if VERSION_TABLE in tables:
-            table = sa.table(VERSION_TABLE, sa.column("version_num"))
-            revision = conn.execute(sa.select(table.c.version_num)).scalar()
-        _check_identity(self.location, tables, revision)
-        return revision
+    def _check(self, conn: sa.Connection) -> _Identity:
+        """The identity of the database as this connection sees it, refused unless ours."""
+        if conn.dialect.name == "sqlite":
+            found = _sqlite_identity(lambda sql: conn.exec_driver_sql(sql).all())
+        else:
+            inspector = sa.inspect(conn)
+            tables = frozenset(inspector.get_table_names())
+            revision = None
+            if VERSION_TABLE in tables:
+                table = sa.table(VERSION_TABLE, sa.column("version_num"))
+                revision = conn.execute(sa.select(table.c.version_num)).scalar()
+            views = frozenset(f"view {name}" for name in inspector.get_view_names())
+            found = _Identity(tables, views, revision, None)
+        _check_identity(self.location, found)
+        return found
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -495,7 +571,7 @@ class CacheStore:
             detail = str(exc).split("\n", 1)[0]  # ADBC appends the query on the next lines
             damaged = next((text for text in _SQLITE_DAMAGED if text in detail), None)
             if damaged is not None:
-                raise _not_a_cache(self.location, damaged) from exc
+                raise _damaged(self.location, damaged) from exc
             if isinstance(exc, adbc_driver_manager.ProgrammingError):
                 raise  # a query this code got wrong: a bug, not the admin's to fix
             raise CacheError(f"The cache {self.location} cannot be used: {detail}") from exc

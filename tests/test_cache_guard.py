@@ -1,0 +1,243 @@
+"""The cache refuses what is not one of its files before touching it, on real SQLite files (and
+PostgreSQL where it applies, when AUDIT_VIEWER_TEST_PG_URL is set)."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Callable
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+
+from audit_viewer import cli, config
+from audit_viewer.cache import CacheCorruptError, CacheStore, CacheTooNewError
+from audit_viewer.cache import store as store_module
+from audit_viewer.events import normalize_event
+from audit_viewer.sandbox import SandboxServer
+
+OTHER_APPLICATION_ID = 0x47504B47  # "GPKG": a GeoPackage's
+
+
+def event(event_id: str):
+    return normalize_event(
+        {
+            "id": event_id,
+            "created_at": "2026-11-02T14:03:11.482Z",
+            "actor_type": "user",
+            "user_name": "alice",
+            "action": "Findings ignored from backlog",
+            "description": "2 findings ignored",
+        }
+    )
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def beside(path: Path) -> list[str]:
+    """The files in the cache's folder: a refused file gets no -wal or -shm next to it."""
+    return sorted(item.name for item in path.parent.iterdir())
+
+
+def run_sql(path: Path, *statements: str) -> None:
+    with closing(sqlite3.connect(path)) as conn:
+        for statement in statements:
+            conn.execute(statement)
+        conn.commit()
+
+
+def in_wal_mode(path: Path) -> bool:
+    """From the header itself: a read-only connection to a WAL file would leave -wal and -shm."""
+    return path.read_bytes()[18] == 2
+
+
+def application_id(path: Path) -> int:
+    return int.from_bytes(path.read_bytes()[68:72], "big")
+
+
+def make_cache(path: Path, *statements: str) -> None:
+    """A real cache with one event, then changed by ``statements``."""
+    with CacheStore.open(path) as store:
+        store.upsert_events("p", [event("a")])
+    run_sql(path, *statements)
+
+
+@pytest.fixture
+def sandbox_env(sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> SandboxServer:
+    monkeypatch.setenv(config.ENV_SECRET, sandbox.secret)
+    return sandbox
+
+
+def cli_sync(server: SandboxServer, cache: Path, capsys) -> tuple[int, str]:
+    code = cli.main(
+        ["sync", "--base-url", server.url, "--client-id", server.client_id, "--cache", str(cache)]
+    )
+    return code, capsys.readouterr().err
+
+
+# --- whose file is it? ---------------------------------------------------------------------
+
+FOREIGN: dict[str, tuple[Callable[[Path], None], str]] = {
+    # Another application migrated with alembic, whose first revision is also called "0001".
+    "alembic-app": (
+        lambda path: run_sql(
+            path,
+            "CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY)",
+            "INSERT INTO alembic_version VALUES ('0001')",
+            "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)",
+            "INSERT INTO customers (name) VALUES ('ACME')",
+        ),
+        "it holds table customers",
+    ),
+    "alembic-app-unknown-revision": (
+        lambda path: run_sql(
+            path,
+            "CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY)",
+            "INSERT INTO alembic_version VALUES ('3f2a9c1b7d4e')",
+            "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)",
+        ),
+        "its schema revision 3f2a9c1b7d4e is not one of ours",
+    ),
+    # No table at all, which looked like a new cache to fill.
+    "view-and-own-application-id": (
+        lambda path: run_sql(
+            path,
+            f"PRAGMA application_id = {OTHER_APPLICATION_ID}",
+            "CREATE VIEW answer AS SELECT 42 AS value",
+        ),
+        "another application's file: application_id 0x47504b47",
+    ),
+    "view-only": (
+        lambda path: run_sql(path, "CREATE VIEW answer AS SELECT 42 AS value"),
+        "it holds view answer",
+    ),
+    "our-tables-another-application-id": (
+        lambda path: make_cache(path, f"PRAGMA application_id = {OTHER_APPLICATION_ID}"),
+        "another application's file: application_id 0x47504b47",
+    ),
+    "our-tables-unmarked-plus-a-trigger": (
+        lambda path: make_cache(
+            path,
+            "PRAGMA application_id = 0",
+            "CREATE TRIGGER audit AFTER INSERT ON events BEGIN SELECT 1; END",
+        ),
+        "it holds trigger audit",
+    ),
+    "our-tables-unmarked-unknown-revision": (
+        lambda path: make_cache(
+            path, "PRAGMA application_id = 0", "UPDATE alembic_version SET version_num = '0099'"
+        ),
+        "its schema revision 0099 is not one of ours",
+    ),
+    "our-table-names-without-a-revision": (
+        lambda path: run_sql(path, "CREATE TABLE events (x)", "CREATE TABLE sync_state (y)"),
+        "tables without a schema revision",
+    ),
+    "revision-0002-without-its-tables": (
+        lambda path: make_cache(path, "PRAGMA application_id = 0", "DROP TABLE rejected_events"),
+        "not the tables of a cache at schema revision 0002",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", FOREIGN)
+def test_another_applications_file_is_refused_before_a_byte_changes(tmp_path, kind):
+    make, why = FOREIGN[kind]
+    path = tmp_path / "cache.sqlite3"
+    make(path)
+    wal = in_wal_mode(path)
+    before = digest(path)
+
+    with pytest.raises(CacheCorruptError) as caught:
+        CacheStore.open(path)
+
+    message = str(caught.value)
+    assert message == (
+        f"{path} is not an audit-viewer cache ({why}); it was left untouched. "
+        "Choose another cache location, or move this file away."
+    )
+    assert digest(path) == before
+    assert beside(path) == ["cache.sqlite3"]
+    assert in_wal_mode(path) == wal  # not switched to WAL
+
+
+def test_a_sync_into_another_applications_file_fails_before_any_request(
+    tmp_path, sandbox_env, capsys
+):
+    path = tmp_path / "geo.gpkg"
+    FOREIGN["view-and-own-application-id"][0](path)
+    before = digest(path)
+
+    code, err = cli_sync(sandbox_env, path, capsys)
+
+    assert code == cli.EXIT_CACHE
+    assert f"{path} is not an audit-viewer cache" in err
+    assert digest(path) == before
+    assert sandbox_env.stats.logins == sandbox_env.stats.list_requests == 0
+
+
+def test_new_caches_are_marked_with_the_application_id(tmp_path):
+    created = tmp_path / "new.sqlite3"
+    empty = tmp_path / "empty.sqlite3"
+    empty.touch()
+    blank = tmp_path / "blank.sqlite3"  # an SQLite database with nothing in it yet
+    run_sql(blank, "PRAGMA user_version = 1")
+    for path in (created, empty, blank):
+        CacheStore.open(path).close()
+        assert application_id(path) == store_module.APPLICATION_ID
+        assert in_wal_mode(path)
+
+
+@pytest.mark.parametrize("revision", ["0001", "0002"])
+def test_a_cache_from_before_the_mark_is_recognised_migrated_and_marked(tmp_path, revision):
+    """Caches written before application_id: their exact tables and revision say they are ours."""
+    path = tmp_path / "cache.sqlite3"
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        alembic = store_module.alembic_config()
+        alembic.attributes["connection"] = conn
+        command.upgrade(alembic, revision)
+        conn.exec_driver_sql(
+            "INSERT INTO events (profile, id, created_at, user, actor_type, action, description,"
+            " raw, first_seen_at) VALUES ('p', 'old', 0, 'alice', 'user', 'a', 'd', '{}', 0)"
+        )
+    engine.dispose()
+    assert application_id(path) == 0
+
+    with CacheStore.open(path) as store:
+        assert store.count("p") == 1
+    assert application_id(path) == store_module.APPLICATION_ID
+
+
+def test_a_marked_cache_of_a_newer_version_says_so(tmp_path):
+    path = tmp_path / "cache.sqlite3"
+    make_cache(path, "UPDATE alembic_version SET version_num = '0099'")
+    before = digest(path)
+    with pytest.raises(CacheTooNewError, match="written by a newer version of audit-viewer"):
+        CacheStore.open(path)
+    assert digest(path) == before
+    assert beside(path) == ["cache.sqlite3"]
+
+
+def damage_first_page(path: Path) -> None:
+    """Scribble over the schema on page 1, past the header (which still says WAL)."""
+    data = bytearray(path.read_bytes())
+    data[100:16384] = b"\xa5" * (16384 - 100)
+    path.write_bytes(bytes(data))
+
+
+def test_a_damaged_file_is_refused_without_files_left_beside_it(tmp_path):
+    path = tmp_path / "cache.sqlite3"
+    make_cache(path)
+    damage_first_page(path)
+    before = digest(path)
+    with pytest.raises(CacheCorruptError, match=r"cache.sqlite3 is damaged \(") as caught:
+        CacheStore.open(path)
+    assert "\n" not in str(caught.value)
+    assert digest(path) == before
+    assert beside(path) == ["cache.sqlite3"]
