@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import command
 
 from audit_viewer import cli, config
-from audit_viewer.cache import CacheCorruptError, CacheStore, CacheTooNewError
+from audit_viewer.cache import CacheCorruptError, CacheError, CacheStore, CacheTooNewError
 from audit_viewer.cache import store as store_module
 from audit_viewer.events import normalize_event
 from audit_viewer.sandbox import SandboxServer
@@ -241,3 +241,38 @@ def test_a_damaged_file_is_refused_without_files_left_beside_it(tmp_path):
     assert "\n" not in str(caught.value)
     assert digest(path) == before
     assert beside(path) == ["cache.sqlite3"]
+
+
+# --- where is it? --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("through", ["file", "folder"])
+def test_a_path_through_a_dangling_symlink_is_refused_without_creating_folders(tmp_path, through):
+    target = tmp_path / "unmounted" / "archive"
+    link = tmp_path / "link"
+    if through == "file":
+        link.symlink_to(target / "cache.sqlite3")
+        path = link
+    else:
+        link.symlink_to(target)
+        path = link / "audit" / "cache.sqlite3"
+
+    with pytest.raises(CacheError) as caught:
+        CacheStore.open(path)
+
+    assert str(caught.value) == (
+        f"The cache {path} is behind the symbolic link {link}, whose target "
+        f"{link.readlink()} does not exist; create it or choose another location."
+    )
+    assert not (tmp_path / "unmounted").exists()
+    assert sorted(tmp_path.iterdir()) == [link]
+
+
+def test_a_symlink_to_an_existing_cache_opens_the_cache(tmp_path):
+    real = tmp_path / "real.sqlite3"
+    make_cache(real)
+    link = tmp_path / "link.sqlite3"
+    link.symlink_to(real)
+    with CacheStore.open(link) as store:
+        assert store.count("p") == 1
+        assert store.location == str(real)

@@ -130,7 +130,18 @@ def resolve_cache_url(value: str | os.PathLike[str] | None = None) -> str:
 
 
 def _sqlite_url(path: Path) -> str:
-    return f"sqlite:///{path.expanduser().resolve()}"
+    absolute = path.expanduser().absolute()
+    # Resolving a dangling link would name its missing target instead, whose folders opening
+    # would then create; kept as given, CacheStore.open names the link and refuses it.
+    return f"sqlite:///{absolute if _dangling_link(absolute) else absolute.resolve()}"
+
+
+def _dangling_link(path: Path) -> Path | None:
+    """The symbolic link on ``path`` (itself or a folder above it) that leads nowhere, if any."""
+    for candidate in (path, *path.parents):
+        if candidate.is_symlink() and not candidate.exists():
+            return candidate
+    return None
 
 
 @dataclass(frozen=True)
@@ -385,6 +396,12 @@ class CacheStore:
         database = sa_url.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
             path = Path(database)
+            link = _dangling_link(path)
+            if link is not None:
+                raise CacheError(
+                    f"The cache {database} is behind the symbolic link {link}, whose target "
+                    f"{os.readlink(link)} does not exist; create it or choose another location."
+                )
             found = _inspect_sqlite_file(path, database)
             if found is not None:
                 _check_identity(database, found)
