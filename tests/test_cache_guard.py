@@ -4,6 +4,7 @@ PostgreSQL where it applies, when AUDIT_VIEWER_TEST_PG_URL is set)."""
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 from collections.abc import Callable
 from contextlib import closing
@@ -14,10 +15,12 @@ import sqlalchemy as sa
 from alembic import command
 
 from audit_viewer import cli, config
+from audit_viewer.api import PlatformClient
 from audit_viewer.cache import CacheCorruptError, CacheError, CacheStore, CacheTooNewError
 from audit_viewer.cache import store as store_module
 from audit_viewer.events import normalize_event
 from audit_viewer.sandbox import SandboxServer
+from audit_viewer.sync import SyncEngine
 
 OTHER_APPLICATION_ID = 0x47504B47  # "GPKG": a GeoPackage's
 
@@ -276,3 +279,173 @@ def test_a_symlink_to_an_existing_cache_opens_the_cache(tmp_path):
     with CacheStore.open(link) as store:
         assert store.count("p") == 1
         assert store.location == str(real)
+
+
+# --- may it be written? --------------------------------------------------------------------
+
+
+def client_for(server: SandboxServer) -> PlatformClient:
+    return PlatformClient(server.url, server.client_id, server.secret, max_requests_per_second=1000)
+
+
+def assert_no_request(server: SandboxServer) -> None:
+    assert server.stats.logins == server.stats.list_requests == 0
+
+
+def deny_writes(monkeypatch: pytest.MonkeyPatch, denied: Path) -> None:
+    """Permissions as a user who may not write ``denied`` would see them (root may write
+    anything, so read-only files and folders say nothing about what it may do)."""
+    access = os.access
+
+    def fake_access(path: str | os.PathLike[str], mode: int, **kwargs: object) -> bool:
+        if mode & os.W_OK and Path(path) == denied:
+            return False
+        return access(path, mode, **kwargs)
+
+    monkeypatch.setattr(os, "access", fake_access)
+
+
+@pytest.fixture(params=["chmod", "as-seen-by-a-user"])
+def read_only_folder(request, tmp_path, monkeypatch) -> Path:
+    """A folder holding a cache with one event, which this process may not write into."""
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    make_cache(folder / "cache.sqlite3")
+    if request.param == "chmod":
+        if os.geteuid() == 0:
+            pytest.skip("root writes into read-only folders all the same")
+        folder.chmod(0o555)
+        request.addfinalizer(lambda: folder.chmod(0o755))
+    else:
+        deny_writes(monkeypatch, folder)
+    return folder
+
+
+def test_a_cache_in_a_read_only_folder_can_be_viewed_and_exported(read_only_folder, capsys):
+    path = read_only_folder / "cache.sqlite3"
+    before = digest(path)
+
+    with CacheStore.open_for_reading(path) as store:
+        assert store.read_only
+        assert store.load_frame("p")["id"].tolist() == ["a"]
+        assert store.profiles() == ["p"]
+    code = cli.main(["export", "-o", "-", "--cache", str(path)])
+    out, err = capsys.readouterr()
+
+    assert code == 0, err
+    assert out.splitlines()[1].startswith("a,")
+    assert digest(path) == before
+    assert beside(path) == ["cache.sqlite3"]  # read as immutable: no -wal or -shm
+
+
+def test_syncing_a_cache_in_a_read_only_folder_fails_before_any_request(
+    read_only_folder, sandbox_env, capsys
+):
+    path = read_only_folder / "cache.sqlite3"
+    before = digest(path)
+    code, err = cli_sync(sandbox_env, path, capsys)
+    assert code == cli.EXIT_CACHE
+    assert err.strip() == (
+        f"audit-viewer: error: The cache {path} cannot be written (its folder "
+        f"{read_only_folder} is read-only); syncing needs write access to {path}."
+    )
+    assert_no_request(sandbox_env)
+    assert digest(path) == before
+
+
+@pytest.mark.parametrize("how", ["chmod-0444", "as-seen-by-a-user"])
+def test_a_read_only_cache_file_fails_a_sync_before_any_request(
+    tmp_path, sandbox_env, capsys, monkeypatch, how
+):
+    path = tmp_path / "cache.sqlite3"
+    make_cache(path)
+    if how == "chmod-0444":
+        if os.geteuid() == 0:
+            pytest.skip("root writes read-only files all the same")
+        path.chmod(0o444)
+    else:
+        deny_writes(monkeypatch, path)
+    before = digest(path)
+    code, err = cli_sync(sandbox_env, path, capsys)
+    assert code == cli.EXIT_CACHE
+    assert err.strip() == (
+        f"audit-viewer: error: The cache {path} cannot be written (the file is read-only); "
+        f"syncing needs write access to {path}."
+    )
+    assert_no_request(sandbox_env)
+    assert digest(path) == before
+
+
+def test_a_read_only_store_never_writes_and_a_sync_into_it_sends_nothing(
+    cache_url, sandbox, tmp_path
+):
+    with CacheStore.open(cache_url) as store:
+        store.upsert_events("p", [event("a")])
+    file = Path(sa.make_url(cache_url).database or "")
+    before = digest(file) if cache_url.startswith("sqlite") else None
+
+    with CacheStore.open(cache_url, read_only=True) as store, client_for(sandbox) as client:
+        assert store.read_only
+        assert store.count("p") == 1
+        assert store.load_frame("p")["id"].tolist() == ["a"]
+        with pytest.raises(CacheError) as caught:
+            SyncEngine(client, store, "p").run()
+        assert str(caught.value) == (
+            f"The cache {store.location} cannot be written (it was opened read-only); "
+            f"syncing needs write access to {store.location}."
+        )
+        with pytest.raises(CacheError, match="opened read-only"):
+            store.upsert_events("p", [event("b")])
+        assert store.sync_state("p").last_outcome is None  # nothing recorded either
+    assert_no_request(sandbox)
+    if before is not None:
+        assert digest(file) == before
+
+
+def test_read_only_opens_need_a_cache_at_this_versions_schema(tmp_path):
+    missing = tmp_path / "missing.sqlite3"
+    with pytest.raises(CacheError) as caught:
+        CacheStore.open(missing, read_only=True)
+    assert str(caught.value) == f"There is no cache at {missing} yet; the first sync creates it."
+    assert not missing.exists()
+
+    old = tmp_path / "old.sqlite3"
+    engine = sa.create_engine(f"sqlite:///{old}")
+    with engine.begin() as conn:
+        alembic = store_module.alembic_config()
+        alembic.attributes["connection"] = conn
+        command.upgrade(alembic, "0001")
+    engine.dispose()
+    before = digest(old)
+    with pytest.raises(CacheError) as caught:
+        CacheStore.open(old, read_only=True)
+    assert str(caught.value) == (
+        f"The cache {old} has schema revision 0001, older than this version's 0002; "
+        f"upgrading it needs write access to {old}."
+    )
+    assert digest(old) == before
+    with CacheStore.open_for_reading(old) as store:  # where it may, reading migrates first
+        assert not store.read_only
+        assert store.count("p") == 0
+
+
+postgres_only = pytest.mark.parametrize("cache_url", ["postgres"], indirect=True)
+
+
+@postgres_only
+def test_a_read_only_postgresql_session_fails_a_sync_before_any_request(cache_url, sandbox):
+    CacheStore.open(cache_url).close()  # created and migrated
+    read_only = sa.make_url(cache_url).update_query_dict(
+        {"options": "-c default_transaction_read_only=on"}
+    )
+    with (
+        CacheStore.open(read_only.render_as_string(hide_password=False)) as store,
+        client_for(sandbox) as client,
+        pytest.raises(CacheError) as caught,
+    ):
+        SyncEngine(client, store, "p").run()
+    assert str(caught.value) == (
+        f"The cache {store.location} cannot be written (cannot execute UPDATE in a read-only "
+        f"transaction); syncing needs write access to {store.location}."
+    )
+    assert_no_request(sandbox)

@@ -307,6 +307,79 @@ def _read_only_uri(path: Path, immutable: bool) -> str:
     return f"{path.absolute().as_uri()}?mode=ro{'&immutable=1' if immutable else ''}"
 
 
+def _sqlite_file(sa_url: sa.URL) -> Path | None:
+    """The file an SQLite URL names by its path (None: in memory, a ``file:`` URI, not SQLite)."""
+    database = sa_url.database or ""
+    if sa_url.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return None
+    return None if database.startswith("file:") else Path(database)
+
+
+def _sqlite_file_engine(sa_url: sa.URL, path: Path, read_uri: str | None) -> sa.Engine:
+    """An engine on the file at ``path`` (read-only through ``read_uri`` when given), once a
+    look that writes nothing has found it to be ours, or nothing yet."""
+    display = str(path)
+    link = _dangling_link(path)
+    if link is not None:
+        raise CacheError(
+            f"The cache {display} is behind the symbolic link {link}, whose target "
+            f"{os.readlink(link)} does not exist; create it or choose another location."
+        )
+    found = _inspect_sqlite_file(path, display)
+    if found is not None:
+        _check_identity(display, found)
+    if read_uri is not None:
+        if found is None:
+            raise _no_cache_yet(display)
+        connect = functools.partial(sqlite3.connect, read_uri, uri=True, check_same_thread=False)
+        return _with_sqlite_events(sa.create_engine(sa_url, creator=connect), write=False)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CacheError(f"Cannot create the folder for {display}: {exc}.") from exc
+    why = _unwritable(path)
+    if why is not None:
+        raise _needs_write(display, why)
+    return _with_sqlite_events(sa.create_engine(sa_url), write=True)
+
+
+def _unwritable(path: Path) -> str | None:
+    """Why SQLite could not write the cache at ``path``, as far as permissions tell."""
+    if path.exists() and not os.access(path, os.W_OK):
+        return "the file is read-only"
+    if not os.access(path.parent, os.W_OK):  # where SQLite keeps the -wal and -shm files
+        return f"its folder {path.parent} is read-only"
+    return None
+
+
+def _immutable(path: Path) -> bool:
+    """Whether nothing can be writing the file, so it may be read without locks (which would
+    need a -shm file): no WAL, and a folder that takes no new files (a writer needs one)."""
+    return not os.access(path.parent, os.W_OK) and not _wal_path(path).exists()
+
+
+def _no_cache_yet(display: str) -> CacheError:
+    return CacheError(f"There is no cache at {display} yet; the first sync creates it.")
+
+
+def _needs_write(display: str, why: str) -> CacheError:
+    return CacheError(
+        f"The cache {display} cannot be written ({why}); syncing needs write access to {display}."
+    )
+
+
+def _with_sqlite_events(engine: sa.Engine, *, write: bool) -> sa.Engine:
+    sa.event.listen(engine, "connect", _sqlite_on_connect if write else _sqlite_on_connect_read)
+    sa.event.listen(engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+def _sqlite_on_connect_read(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+    # As _sqlite_on_connect, without the settings that would write to the file.
+    dbapi_connection.isolation_level = None
+    dbapi_connection.execute("PRAGMA busy_timeout = 30000")
+
+
 def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
     # Hand transaction control to SQLAlchemy's BEGIN (see _sqlite_on_begin): the sqlite3
     # module's own implicit transactions skip DDL, which would make migrations non-atomic.
@@ -334,19 +407,24 @@ def _sqlite_on_begin(conn: sa.Connection) -> None:
 class CacheStore:
     """One cache database; safe to use from one thread at a time (open one per thread)."""
 
-    def __init__(self, engine: sa.Engine, display_url: str) -> None:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        display_url: str,
+        path: Path | None,
+        read_uri: str | None,
+        *,
+        read_only: bool,
+    ) -> None:
         """Use :meth:`open`, which checks and migrates the schema first."""
         self._engine = engine
         #: The cache's URL with the password masked.
         self.url = display_url
         #: What an admin recognises in messages and the status line: an SQLite cache's file
         #: path, any other database's masked URL.
-        database = engine.url.database
-        self.location = (
-            database
-            if engine.dialect.name == "sqlite" and database not in (None, "", ":memory:")
-            else display_url
-        )
+        self.location = str(path) if path is not None else display_url
+        #: Opened to read only (see :meth:`open`): every write fails with a CacheError.
+        self.read_only = read_only
         # SQLite: the whole file is verified (PRAGMA quick_check) before this store's first
         # write, so a damaged archive is never written to. It reads every page (about 1.5 s
         # per million events), which is why reading alone (the window, exports) skips it:
@@ -355,18 +433,22 @@ class CacheStore:
         # An SQLite file's frames are read by the ADBC SQLite driver, which steps the query and
         # builds the Arrow columns in C without the GIL (the sqlite3 module makes a Python
         # object per value first); read-only, so reading never writes to the archive.
-        self._arrow_uri: str | None = None
-        # (self.location is the file's path exactly when this is an SQLite file.)
-        if self.location == database and database and not database.startswith("file:"):
-            self._arrow_uri = f"{Path(database).resolve().as_uri()}?mode=ro"
+        self._arrow_uri = read_uri
         self._dbapi: Any = engine.dialect.loaded_dbapi
         self._insert = (
             postgresql.insert if engine.dialect.name == "postgresql" else sqlite_dialect.insert
         )
 
     @classmethod
-    def open(cls, url: str | os.PathLike[str] | None = None) -> CacheStore:
-        """Open (creating and migrating as needed) the cache at ``url``; see resolve_cache_url."""
+    def open(
+        cls, url: str | os.PathLike[str] | None = None, *, read_only: bool = False
+    ) -> CacheStore:
+        """Open (creating and migrating as needed) the cache at ``url``; see resolve_cache_url.
+
+        ``read_only`` never writes: an SQLite file is opened with ``mode=ro`` (and immutable
+        where nothing can be writing it), so one on a read-only mount or in a read-only folder
+        can be read; the cache must then exist and be at this version's schema.
+        """
         resolved = resolve_cache_url(url)
         try:
             sa_url = sa.make_url(resolved)
@@ -376,43 +458,44 @@ class CacheStore:
         backend = sa_url.get_backend_name()
         if backend not in ("sqlite", "postgresql"):
             raise CacheError(f"The cache must be SQLite or PostgreSQL, not {backend} ({display}).")
+        path = _sqlite_file(sa_url)
+        read_uri = None
         try:
-            if backend == "sqlite":
-                engine = cls._sqlite_engine(sa_url)
+            if path is not None:
+                read_uri = _read_only_uri(path, read_only and _immutable(path))
+                engine = _sqlite_file_engine(sa_url, path, read_uri if read_only else None)
+            elif backend == "sqlite":  # in memory, or an SQLite URI of its own
+                engine = _with_sqlite_events(sa.create_engine(sa_url), write=not read_only)
             else:
                 engine = sa.create_engine(sa_url, pool_pre_ping=True)
         except ImportError as exc:
             raise CacheError(f"No database driver for {display}: {exc}.") from exc
-        store = cls(engine, display)
+        store = cls(engine, display, path, read_uri, read_only=read_only)
         try:
-            store._migrate()
+            if read_only:
+                store._check_readable()
+            else:
+                store._migrate()
         except BaseException:
             engine.dispose()
             raise
         return store
 
-    @staticmethod
-    def _sqlite_engine(sa_url: sa.URL) -> sa.Engine:
-        database = sa_url.database or ""
-        if database and database != ":memory:" and not database.startswith("file:"):
-            path = Path(database)
-            link = _dangling_link(path)
-            if link is not None:
-                raise CacheError(
-                    f"The cache {database} is behind the symbolic link {link}, whose target "
-                    f"{os.readlink(link)} does not exist; create it or choose another location."
-                )
-            found = _inspect_sqlite_file(path, database)
-            if found is not None:
-                _check_identity(database, found)
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise CacheError(f"Cannot create the folder for {database}: {exc}.") from exc
-        engine = sa.create_engine(sa_url)
-        sa.event.listen(engine, "connect", _sqlite_on_connect)
-        sa.event.listen(engine, "begin", _sqlite_on_begin)
-        return engine
+    @classmethod
+    def open_for_reading(cls, url: str | os.PathLike[str] | None = None) -> CacheStore:
+        """Open the cache for a caller that only reads it (exports, the window).
+
+        Where the cache can be written it opens as usual (created, migrated, its WAL folded
+        in on close); an SQLite file that cannot be (a read-only mount or file, someone else's
+        folder) opens read-only instead of failing with "unable to open database file".
+        """
+        resolved = resolve_cache_url(url)
+        try:
+            path = _sqlite_file(sa.make_url(resolved))
+        except sa.exc.ArgumentError:
+            path = None  # open() says what is wrong with it
+        read_only = path is not None and path.is_file() and _unwritable(path) is not None
+        return cls.open(resolved, read_only=read_only)
 
     def close(self) -> None:
         """Close every connection (on SQLite this checkpoints and removes the WAL file)."""
@@ -431,6 +514,8 @@ class CacheStore:
 
     @contextmanager
     def _transaction(self, *, write: bool) -> Iterator[sa.Connection]:
+        if write and self.read_only:
+            raise _needs_write(self.location, "it was opened read-only")
         try:
             with self._engine.connect() as conn:
                 if write:
@@ -455,6 +540,12 @@ class CacheStore:
         # sqlite3 raises the DatabaseError base class itself for SQLITE_CORRUPT and SQLITE_NOTADB.
         if type(error) is sqlite3.DatabaseError:
             return _damaged(self.location, str(error))
+        # A file SQLite opened read-only (a read-only mount, a file it may not write), or a
+        # read-only PostgreSQL transaction (a standby, default_transaction_read_only).
+        if getattr(error, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_READONLY or (
+            getattr(error, "sqlstate", "") == "25006"
+        ):
+            return _needs_write(self.location, str(error).split("\n", 1)[0])
         # Unreachable server, locked file, or a role without the rights it needs (SQLSTATE 42501).
         if isinstance(error, self._dbapi.OperationalError) or (
             getattr(error, "sqlstate", "") == "42501"
@@ -462,6 +553,29 @@ class CacheStore:
             detail = " ".join(str(error).split())
             return CacheError(f"The cache {self.location} cannot be used: {detail}")
         return None
+
+    def check_writable(self) -> None:
+        """Fail now, before a sync sends its first request, if it could not store what it
+        fetches: a read-only store, file, folder, mount or transaction, a database role that
+        may not write, or (SQLite) a damaged file."""
+        with self._transaction(write=True) as conn:
+            # Changes nothing, yet needs what every write needs: SQLite's write lock on a
+            # file it may write, PostgreSQL's UPDATE right outside a read-only transaction.
+            statement = sa.update(sync_state).where(sa.false())
+            conn.execute(statement.values(profile=sync_state.c.profile))
+
+    def _check_readable(self) -> None:
+        """What a read-only store opens must already be a cache at this version's schema."""
+        _known, head = _known_revisions()
+        with self._transaction(write=False) as conn:
+            found = self._check(conn)
+        if found.revision is None:
+            raise _no_cache_yet(self.location)
+        if found.revision != head:
+            raise CacheError(
+                f"The cache {self.location} has schema revision {found.revision}, older than "
+                f"this version's {head}; upgrading it needs write access to {self.location}."
+            )
 
     def _verify(self, conn: sa.Connection) -> None:
         verdict = conn.exec_driver_sql("PRAGMA quick_check").scalar()
