@@ -25,7 +25,7 @@ from audit_viewer.sync import SyncEngine
 OTHER_APPLICATION_ID = 0x47504B47  # "GPKG": a GeoPackage's
 
 
-def event(event_id: str):
+def event(event_id: str, description: str = "2 findings ignored"):
     return normalize_event(
         {
             "id": event_id,
@@ -33,7 +33,7 @@ def event(event_id: str):
             "actor_type": "user",
             "user_name": "alice",
             "action": "Findings ignored from backlog",
-            "description": "2 findings ignored",
+            "description": description,
         }
     )
 
@@ -449,3 +449,90 @@ def test_a_read_only_postgresql_session_fails_a_sync_before_any_request(cache_ur
         f"transaction); syncing needs write access to {store.location}."
     )
     assert_no_request(sandbox)
+
+
+# --- what the admin reads when the database refuses --------------------------------------
+
+SECRET_DESCRIPTION = "Password reset for the CFO, token 7Hq2-secret"
+
+
+def refuse_inserts(cache_url: str, *, errcode: str) -> None:
+    """A trigger that makes the database refuse every new event (PostgreSQL's quotes it)."""
+    engine = sa.create_engine(cache_url)
+    with engine.begin() as conn:
+        if cache_url.startswith("sqlite"):
+            conn.exec_driver_sql(
+                "CREATE TRIGGER refuse BEFORE INSERT ON events "
+                "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+            )
+        else:
+            conn.exec_driver_sql(
+                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                f"RAISE EXCEPTION 'refused: %%', NEW.description USING ERRCODE = '{errcode}', "
+                "DETAIL = 'the row: ' || NEW.raw; END $$"
+            )
+            conn.exec_driver_sql(
+                "CREATE TRIGGER refuse BEFORE INSERT ON events "
+                "FOR EACH ROW EXECUTE FUNCTION refuse()"
+            )
+    engine.dispose()
+
+
+def test_a_refused_statement_is_one_line_without_sql_or_event_contents(cache_url, caplog):
+    CacheStore.open(cache_url).close()
+    refuse_inserts(cache_url, errcode="check_violation")
+    row = event("x", SECRET_DESCRIPTION)
+    with CacheStore.open(cache_url) as store, caplog.at_level("INFO", "audit_viewer"):
+        with pytest.raises(CacheError) as caught:
+            store.upsert_events("p", [row])
+        assert store.count("p") == 0
+
+    message = str(caught.value)
+    kind = (
+        "IntegrityError SQLITE_CONSTRAINT_TRIGGER"
+        if "sqlite" in cache_url
+        else ("CheckViolation 23514")
+    )
+    assert message == (
+        f"The cache {store.location} cannot be used: unexpected database error ({kind}); "
+        "the log has the details."
+    )
+    assert "7Hq2" not in message and "INSERT" not in message
+    logged = caplog.text
+    assert f"Error from the cache {store.location}" in logged
+    assert "7Hq2-secret" in logged and "INSERT INTO events" in logged  # the whole of it
+
+
+def test_a_full_disk_says_so_and_keeps_what_was_stored(tmp_path):
+    path = tmp_path / "cache.sqlite3"
+    with CacheStore.open(path) as store:
+        store.upsert_events("p", [event("first")])
+        # The file may not grow beyond its current pages: what a full disk does to SQLite.
+        store._engine.dispose()
+        sa.event.listen(
+            store._engine,
+            "connect",
+            lambda dbapi, _record: dbapi.execute(
+                f"PRAGMA max_page_count = {dbapi.execute('PRAGMA page_count').fetchone()[0]}"
+            ),
+        )
+        many = [event(f"e{n}", "x" * 2000) for n in range(200)]
+        with pytest.raises(CacheError) as caught:
+            store.upsert_events("p", many)
+        assert store.count("p") == 1
+    assert str(caught.value) == (
+        f"The disk holding the cache {path} is full; free space and sync again (nothing was lost)."
+    )
+
+
+@postgres_only
+def test_a_full_disk_on_the_postgresql_server_says_so(cache_url):
+    CacheStore.open(cache_url).close()
+    refuse_inserts(cache_url, errcode="disk_full")
+    with CacheStore.open(cache_url) as store, pytest.raises(CacheError) as caught:
+        store.upsert_events("p", [event("x")])
+    assert str(caught.value) == (
+        f"The disk holding the cache {store.location} is full; free space and sync again "
+        "(nothing was lost)."
+    )
+    assert "secret" not in store.location  # the password stays masked

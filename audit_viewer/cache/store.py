@@ -12,6 +12,7 @@ import functools
 import gc
 import hashlib
 import json
+import logging
 import os
 import sqlite3
 import time
@@ -96,8 +97,29 @@ _ARROW_SELECT = [
 # sqlite3_errstr() of SQLITE_CORRUPT and SQLITE_NOTADB: how ADBC's messages name a damaged file.
 _SQLITE_DAMAGED = ("database disk image is malformed", "file is not a database")
 _SQLITE_DAMAGED_CODES = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+# SQLite result codes whose messages are about the file or the machine, never the statement.
+_SQLITE_ABOUT_THE_FILE = frozenset(
+    {
+        sqlite3.SQLITE_PERM,
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_NOMEM,
+        sqlite3.SQLITE_INTERRUPT,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_PROTOCOL,
+        sqlite3.SQLITE_NOLFS,
+        sqlite3.SQLITE_AUTH,
+    }
+)
+# SQLSTATEs (classes, and one code) of PostgreSQL errors about the connection, the server or
+# the role's rights, never the statement: connection, authorization, no such database,
+# conflicts, resources, operator intervention, system errors, insufficient privilege.
+_PG_ABOUT_THE_SERVER = ("08", "28", "3D", "40", "53", "57", "58", "42501")
 
 Range = tuple[datetime, datetime]
+
+log = logging.getLogger(__name__)
 
 
 class CacheError(Exception):
@@ -525,34 +547,49 @@ class CacheStore:
                         self._verify(conn)
                     yield conn
         except sa.exc.DBAPIError as exc:
-            translated = self._translate(exc.orig)
-            if translated is None:
-                raise
-            raise translated from exc
+            raise self._translate(exc.orig, exc) from exc
         except self._dbapi.Error as exc:  # from the raw cursor of _fetch_table
-            translated = self._translate(exc)
-            if translated is None:
-                raise
-            raise translated from exc
+            raise self._translate(exc, exc) from exc
 
-    def _translate(self, error: BaseException) -> CacheError | None:
-        """A driver error an admin can act on -> CacheError; anything else (a bug) -> None."""
-        # sqlite3 raises the DatabaseError base class itself for SQLITE_CORRUPT and SQLITE_NOTADB.
-        if type(error) is sqlite3.DatabaseError:
-            return _damaged(self.location, str(error))
+    def _translate(self, error: BaseException, raised: BaseException) -> CacheError:
+        """A driver error as one line for the admin, never with our SQL or its parameters
+        (event contents); ``raised``, with all of that, goes to the log."""
+        log.info("Error from the cache %s", self.location, exc_info=raised)
+        code = getattr(error, "sqlite_errorcode", None)
+        primary = None if code is None else code & 0xFF
+        sqlstate: str | None = getattr(error, "sqlstate", None)
+        first_line = str(error).split("\n", 1)[0].strip()
+        if primary in _SQLITE_DAMAGED_CODES:
+            return _damaged(self.location, first_line)
+        if primary == sqlite3.SQLITE_FULL or sqlstate == "53100":
+            return CacheError(
+                f"The disk holding the cache {self.location} is full; free space and sync "
+                "again (nothing was lost)."
+            )
         # A file SQLite opened read-only (a read-only mount, a file it may not write), or a
         # read-only PostgreSQL transaction (a standby, default_transaction_read_only).
-        if getattr(error, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_READONLY or (
-            getattr(error, "sqlstate", "") == "25006"
+        if primary == sqlite3.SQLITE_READONLY or sqlstate == "25006":
+            return _needs_write(self.location, first_line)
+        if (
+            primary in _SQLITE_ABOUT_THE_FILE
+            or (sqlstate is not None and sqlstate.startswith(_PG_ABOUT_THE_SERVER))
+            or (  # the driver's own: no connection, a closed one
+                code is None
+                and sqlstate is None
+                and isinstance(error, (self._dbapi.OperationalError, self._dbapi.InterfaceError))
+            )
         ):
-            return _needs_write(self.location, str(error).split("\n", 1)[0])
-        # Unreachable server, locked file, or a role without the rights it needs (SQLSTATE 42501).
-        if isinstance(error, self._dbapi.OperationalError) or (
-            getattr(error, "sqlstate", "") == "42501"
-        ):
-            detail = " ".join(str(error).split())
-            return CacheError(f"The cache {self.location} cannot be used: {detail}")
-        return None
+            return CacheError(f"The cache {self.location} cannot be used: {first_line}")
+        return self._unexpected(error, getattr(error, "sqlite_errorname", None) or sqlstate)
+
+    def _unexpected(self, error: BaseException, code: str | None) -> CacheError:
+        """A statement the database refused, which is ours to fix: its message may quote the
+        statement or its values, so the admin gets the kind of error and the log the rest."""
+        kind = type(error).__name__ if code is None else f"{type(error).__name__} {code}"
+        return CacheError(
+            f"The cache {self.location} cannot be used: unexpected database error ({kind}); "
+            "the log has the details."
+        )
 
     def check_writable(self) -> None:
         """Fail now, before a sync sends its first request, if it could not store what it
@@ -699,12 +736,13 @@ class CacheStore:
         try:
             return _fetch_arrow(self._arrow_uri, query)
         except (adbc_driver_manager.Error, OSError) as exc:
+            log.info("Error from the cache %s", self.location, exc_info=exc)
             detail = str(exc).split("\n", 1)[0]  # ADBC appends the query on the next lines
             damaged = next((text for text in _SQLITE_DAMAGED if text in detail), None)
             if damaged is not None:
                 raise _damaged(self.location, damaged) from exc
             if isinstance(exc, adbc_driver_manager.ProgrammingError):
-                raise  # a query this code got wrong: a bug, not the admin's to fix
+                raise self._unexpected(exc, None) from exc  # a query this code got wrong
             raise CacheError(f"The cache {self.location} cannot be used: {detail}") from exc
 
     def sync_state(self, profile: str) -> SyncState:
