@@ -192,7 +192,7 @@ def create_window(argv: list[str]) -> MainWindow:
             cache = args.cache or (startup.profile.cache if startup.profile else None)
             startup.cache_url = resolve_cache_url(cache)
         try:
-            store = CacheStore.open(startup.cache_url)
+            store = CacheStore.open_for_reading(startup.cache_url)
         except CacheError as exc:
             raise StartupError(str(exc)) from None
         try:

@@ -370,7 +370,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     target_name = "standard output" if args.output == "-" else args.output
 
     def work(cancel: threading.Event) -> int:
-        with CacheStore.open(cache_url) as cache:
+        with CacheStore.open_for_reading(cache_url) as cache:
             # The default profile picks its own events when the cache has them; otherwise
             # the cache's only profile, as without a default.
             implied = profile_name if profile_name in cache.profiles() else None

@@ -19,12 +19,14 @@ except by ``keep_days``: the local archive outlives the platform's retention.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Concatenate
 
 from audit_viewer.api import EndlessPagingError, Page, PlatformClient
 from audit_viewer.cache import CacheError, CacheStore, RejectedEvent, SyncState
@@ -81,6 +83,22 @@ class _Stop(Exception):
     """Internal: the run was cancelled between pages."""
 
 
+def _guarded[**P](
+    run: Callable[Concatenate[SyncEngine, P], SyncResult],
+) -> Callable[Concatenate[SyncEngine, P], SyncResult]:
+    """Before a run sends any request, the cache must be able to take what it fetches.
+
+    Outside the run's own failure handling: a cache that refuses writes could not record one.
+    """
+
+    @functools.wraps(run)
+    def guarded(engine: SyncEngine, *args: P.args, **kwargs: P.kwargs) -> SyncResult:
+        engine._store.check_writable()
+        return run(engine, *args, **kwargs)
+
+    return guarded
+
+
 class SyncEngine:
     """Syncs one profile's audit events from ``client`` into ``store``.
 
@@ -113,6 +131,7 @@ class SyncEngine:
         self._now = now or (lambda: datetime.now(UTC))
         self._max_range_events = max_range_events
 
+    @_guarded
     def run(
         self,
         *,

@@ -251,26 +251,32 @@ def make_damaged_cache(path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "make",
+    ("make", "verdict"),
     [
-        lambda path: path.write_bytes(b"PK\x03\x04 this is a zip file, not a cache" * 50),
-        lambda path: path.write_text("id,created_at\n1,2026-11-02\n"),
-        make_other_database,
-        make_damaged_cache,
+        (
+            lambda path: path.write_bytes(b"PK\x03\x04 this is a zip file, not a cache" * 50),
+            "is not an audit-viewer cache (not an SQLite database)",
+        ),
+        (
+            lambda path: path.write_text("id,created_at\n1,2026-11-02\n"),
+            "is not an audit-viewer cache (not an SQLite database)",
+        ),
+        (make_other_database, "is not an audit-viewer cache (it holds table invoices)"),
+        (make_damaged_cache, "is damaged (database disk image is malformed)"),
     ],
     ids=["zip", "csv", "other-database", "damaged-pages"],
 )
-def test_a_file_that_is_not_a_healthy_cache_is_refused_and_left_untouched(tmp_path, make):
+def test_a_file_that_is_not_a_healthy_cache_is_refused_and_left_untouched(tmp_path, make, verdict):
     """Refused at open (not SQLite, someone else's database) or before the first write."""
     path = tmp_path / "cache.sqlite3"
     make(path)
     before = digest(path)
     with pytest.raises(CacheCorruptError) as caught, CacheStore.open(path) as store:
         store.upsert_events("p", [event("new")])  # a damaged cache is verified before writing
-    assert "is not an audit-viewer cache or is damaged; it was left untouched" in str(caught.value)
-    assert str(path) in str(caught.value)
+    assert f"{path} {verdict}; it was left untouched" in str(caught.value)
     assert "sqlite://" not in str(caught.value)  # the admin's file path, not a database URL
     assert digest(path) == before
+    assert sorted(tmp_path.iterdir()) == [path]  # no -wal or -shm left beside it
 
 
 def test_reading_a_damaged_cache_is_a_clear_error(tmp_path):

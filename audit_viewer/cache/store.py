@@ -12,10 +12,11 @@ import functools
 import gc
 import hashlib
 import json
+import logging
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -48,9 +49,20 @@ ENV_CACHE = "AUDIT_VIEWER_CACHE"
 DEFAULT_FILE_NAME = "cache.sqlite3"
 VERSION_TABLE = "alembic_version"
 
+#: ``PRAGMA application_id`` of every audit-viewer cache: the ASCII of "AVjt" (audit-viewer,
+#: Jit), which shows in a hex dump of the header and is in no registry of SQLite formats.
+APPLICATION_ID = 0x41566A74
+
 _SQLITE_HEADER = b"SQLite format 3\x00"
+_HEADER_SIZE = 100  # the database header: journal mode at bytes 18-19, application_id at 68
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _OUR_TABLES = frozenset({"events", "sync_state", "rejected_events"})
+#: The exact tables of the caches written before they were marked with APPLICATION_ID, by
+#: schema revision. Frozen: every cache of a later revision carries the mark.
+_UNMARKED_TABLES = {
+    "0001": frozenset({"events", "sync_state", VERSION_TABLE}),
+    "0002": frozenset({"events", "sync_state", "rejected_events", VERSION_TABLE}),
+}
 _MIGRATION_LOCK_KEY = 0x4155_4449_5456  # any constant; names the PostgreSQL advisory lock
 _FETCH_ROWS = 100_000  # rows per Arrow record batch while loading; bounds the Python objects alive
 _FRAME_SELECT = [events.c[name] for name in FRAME_COLUMNS]
@@ -84,8 +96,30 @@ _ARROW_SELECT = [
 ] + [events.c[name].is_(None).label(f"{name}_is_null") for name in _NULLABLE]
 # sqlite3_errstr() of SQLITE_CORRUPT and SQLITE_NOTADB: how ADBC's messages name a damaged file.
 _SQLITE_DAMAGED = ("database disk image is malformed", "file is not a database")
+_SQLITE_DAMAGED_CODES = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+# SQLite result codes whose messages are about the file or the machine, never the statement.
+_SQLITE_ABOUT_THE_FILE = frozenset(
+    {
+        sqlite3.SQLITE_PERM,
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_NOMEM,
+        sqlite3.SQLITE_INTERRUPT,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_PROTOCOL,
+        sqlite3.SQLITE_NOLFS,
+        sqlite3.SQLITE_AUTH,
+    }
+)
+# SQLSTATEs (classes, and one code) of PostgreSQL errors about the connection, the server or
+# the role's rights, never the statement: connection, authorization, no such database,
+# conflicts, resources, operator intervention, system errors, insufficient privilege.
+_PG_ABOUT_THE_SERVER = ("08", "28", "3D", "40", "53", "57", "58", "42501")
 
 Range = tuple[datetime, datetime]
+
+log = logging.getLogger(__name__)
 
 
 class CacheError(Exception):
@@ -118,7 +152,18 @@ def resolve_cache_url(value: str | os.PathLike[str] | None = None) -> str:
 
 
 def _sqlite_url(path: Path) -> str:
-    return f"sqlite:///{path.expanduser().resolve()}"
+    absolute = path.expanduser().absolute()
+    # Resolving a dangling link would name its missing target instead, whose folders opening
+    # would then create; kept as given, CacheStore.open names the link and refuses it.
+    return f"sqlite:///{absolute if _dangling_link(absolute) else absolute.resolve()}"
+
+
+def _dangling_link(path: Path) -> Path | None:
+    """The symbolic link on ``path`` (itself or a folder above it) that leads nowhere, if any."""
+    for candidate in (path, *path.parents):
+        if candidate.is_symlink() and not candidate.exists():
+            return candidate
+    return None
 
 
 @dataclass(frozen=True)
@@ -172,64 +217,189 @@ def _known_revisions() -> tuple[frozenset[str], str]:
     return known, head
 
 
-def _not_a_cache(display: str, detail: str = "") -> CacheCorruptError:
-    suffix = f" ({detail})" if detail else ""
+def _not_ours(display: str, why: str) -> CacheCorruptError:
     return CacheCorruptError(
-        f"{display} is not an audit-viewer cache or is damaged; it was left untouched{suffix}. "
+        f"{display} is not an audit-viewer cache ({why}); it was left untouched. "
         "Choose another cache location, or move this file away."
     )
 
 
-def _check_identity(display: str, tables: set[str], revision: str | None) -> None:
-    """Refuse a database that is not ours or is newer than this app, before any write."""
+def _damaged(display: str, detail: str) -> CacheCorruptError:
+    return CacheCorruptError(
+        f"{display} is damaged ({detail}); it was left untouched. "
+        "Restore it from a backup, or move it away."
+    )
+
+
+@dataclass(frozen=True)
+class _Identity:
+    """What tells one of our caches from any other database."""
+
+    tables: frozenset[str]
+    others: frozenset[str]  # views and triggers ("view name"): never part of a cache
+    revision: str | None
+    application_id: int | None  # None on PostgreSQL, which has no such mark
+
+
+def _sqlite_identity(query: Callable[[str], Sequence[tuple[Any, ...]]]) -> _Identity:
+    """Read the identity of the SQLite database that ``query`` runs statements on."""
+    rows = query(
+        "SELECT type, name FROM sqlite_master WHERE type IN ('table', 'view', 'trigger') "
+        "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+    )
+    tables = frozenset(name for kind, name in rows if kind == "table")
+    revision = None
+    if VERSION_TABLE in tables:
+        found = query(f"SELECT version_num FROM {VERSION_TABLE}")
+        revision = found[0][0] if found else None
+    ((application_id,),) = query("PRAGMA application_id")
+    others = frozenset(f"{kind} {name}" for kind, name in rows if kind != "table")
+    return _Identity(tables, others, revision, application_id)
+
+
+def _check_identity(display: str, found: _Identity) -> None:
+    """Refuse a database that is not one of our caches, or is one of a newer version."""
     known, _head = _known_revisions()
-    if revision is None:
-        if tables - {VERSION_TABLE}:
-            raise _not_a_cache(display, "it holds other tables")
-        return
-    if revision in known:
-        return
-    if tables >= _OUR_TABLES:
-        raise CacheTooNewError(
-            f"{display} was written by a newer version of audit-viewer (schema revision "
-            f"{revision}); update audit-viewer to use it. It was left untouched."
+    marked = found.application_id == APPLICATION_ID
+    if found.application_id not in (None, 0, APPLICATION_ID):
+        raise _not_ours(
+            display, f"another application's file: application_id {found.application_id:#010x}"
         )
-    raise _not_a_cache(display, f"unknown schema revision {revision}")
-
-
-def _check_sqlite_file(path: Path, display: str) -> None:
-    """Inspect an existing file read-only: header and schema revision (cheap, at every open)."""
-    if not path.exists():
+    if found.revision is not None and found.revision not in known:
+        # PostgreSQL has no mark: there, our tables are all there is to go by.
+        if marked or (found.application_id is None and found.tables >= _OUR_TABLES):
+            raise CacheTooNewError(
+                f"{display} was written by a newer version of audit-viewer (schema revision "
+                f"{found.revision}); update audit-viewer to use it. It was left untouched."
+            )
+        raise _not_ours(display, f"its schema revision {found.revision} is not one of ours")
+    if marked:
         return
+    strangers = found.others | {
+        f"table {name}" for name in found.tables - _OUR_TABLES - {VERSION_TABLE}
+    }
+    if strangers:
+        shown = sorted(strangers)
+        more = f" and {len(shown) - 3} more" if len(shown) > 3 else ""
+        raise _not_ours(display, f"it holds {', '.join(shown[:3])}{more}")
+    if found.revision is None:
+        if found.tables:
+            raise _not_ours(display, "tables without a schema revision")
+        return  # an empty database: a new cache
+    if found.application_id == 0 and found.tables != _UNMARKED_TABLES.get(found.revision):
+        raise _not_ours(display, f"not the tables of a cache at schema revision {found.revision}")
+
+
+def _inspect_sqlite_file(path: Path, display: str) -> _Identity | None:
+    """The identity of the file at ``path`` (None: no file, or an empty one), read without
+    writing a byte to it or creating a file beside it."""
+    if not path.exists():
+        return None
     if not path.is_file():
         raise CacheError(f"{display} is not a file.")
     try:
         with path.open("rb") as fh:
-            header = fh.read(len(_SQLITE_HEADER))
+            header = fh.read(_HEADER_SIZE)
     except OSError as exc:
         raise CacheError(f"Cannot read the cache {display}: {exc.strerror}.") from exc
     if not header:
-        return  # an empty file: a new cache
-    if header != _SQLITE_HEADER:
-        raise _not_a_cache(display, "not an SQLite database")
+        return None  # an empty file: a new cache
+    if not header.startswith(_SQLITE_HEADER):
+        raise _not_ours(display, "not an SQLite database")
+    # A plain read-only connection to a WAL-mode file (header bytes 18-19) creates -wal and
+    # -shm files it cannot remove again. Without a -wal file every commit is in the main file,
+    # which is then read as immutable: no locks, no files. With one, some connection uses the
+    # file (or crashed using it) and the read-only connection shares its WAL.
+    immutable = 2 in header[18:20] and not _wal_path(path).exists()
     try:
-        with closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as conn:
-            tables = {
-                name
-                for (name,) in conn.execute(
-                    "SELECT name FROM sqlite_master WHERE type = 'table' "
-                    "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
-                )
-            }
-            revision = None
-            if VERSION_TABLE in tables:
-                row = conn.execute(f"SELECT version_num FROM {VERSION_TABLE}").fetchone()
-                revision = row[0] if row else None
-    except sqlite3.OperationalError as exc:
-        raise CacheError(f"Cannot open the cache {display}: {exc}.") from exc
+        with closing(sqlite3.connect(_read_only_uri(path, immutable), uri=True)) as conn:
+            return _sqlite_identity(lambda sql: conn.execute(sql).fetchall())
     except sqlite3.DatabaseError as exc:
-        raise _not_a_cache(display, str(exc)) from exc
-    _check_identity(display, tables, revision)
+        if getattr(exc, "sqlite_errorcode", 0) & 0xFF in _SQLITE_DAMAGED_CODES:
+            raise _damaged(display, str(exc)) from exc
+        raise CacheError(f"Cannot open the cache {display}: {exc}.") from exc
+
+
+def _wal_path(path: Path) -> Path:
+    return path.with_name(f"{path.name}-wal")
+
+
+def _read_only_uri(path: Path, immutable: bool) -> str:
+    """An SQLite URI that opens ``path`` read-only; ``immutable`` also skips locks and WAL."""
+    return f"{path.absolute().as_uri()}?mode=ro{'&immutable=1' if immutable else ''}"
+
+
+def _sqlite_file(sa_url: sa.URL) -> Path | None:
+    """The file an SQLite URL names by its path (None: in memory, a ``file:`` URI, not SQLite)."""
+    database = sa_url.database or ""
+    if sa_url.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return None
+    return None if database.startswith("file:") else Path(database)
+
+
+def _sqlite_file_engine(sa_url: sa.URL, path: Path, read_uri: str | None) -> sa.Engine:
+    """An engine on the file at ``path`` (read-only through ``read_uri`` when given), once a
+    look that writes nothing has found it to be ours, or nothing yet."""
+    display = str(path)
+    link = _dangling_link(path)
+    if link is not None:
+        raise CacheError(
+            f"The cache {display} is behind the symbolic link {link}, whose target "
+            f"{os.readlink(link)} does not exist; create it or choose another location."
+        )
+    found = _inspect_sqlite_file(path, display)
+    if found is not None:
+        _check_identity(display, found)
+    if read_uri is not None:
+        if found is None:
+            raise _no_cache_yet(display)
+        connect = functools.partial(sqlite3.connect, read_uri, uri=True, check_same_thread=False)
+        return _with_sqlite_events(sa.create_engine(sa_url, creator=connect), write=False)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CacheError(f"Cannot create the folder for {display}: {exc}.") from exc
+    why = _unwritable(path)
+    if why is not None:
+        raise _needs_write(display, why)
+    return _with_sqlite_events(sa.create_engine(sa_url), write=True)
+
+
+def _unwritable(path: Path) -> str | None:
+    """Why SQLite could not write the cache at ``path``, as far as permissions tell."""
+    if path.exists() and not os.access(path, os.W_OK):
+        return "the file is read-only"
+    if not os.access(path.parent, os.W_OK):  # where SQLite keeps the -wal and -shm files
+        return f"its folder {path.parent} is read-only"
+    return None
+
+
+def _immutable(path: Path) -> bool:
+    """Whether nothing can be writing the file, so it may be read without locks (which would
+    need a -shm file): no WAL, and a folder that takes no new files (a writer needs one)."""
+    return not os.access(path.parent, os.W_OK) and not _wal_path(path).exists()
+
+
+def _no_cache_yet(display: str) -> CacheError:
+    return CacheError(f"There is no cache at {display} yet; the first sync creates it.")
+
+
+def _needs_write(display: str, why: str) -> CacheError:
+    return CacheError(
+        f"The cache {display} cannot be written ({why}); syncing needs write access to {display}."
+    )
+
+
+def _with_sqlite_events(engine: sa.Engine, *, write: bool) -> sa.Engine:
+    sa.event.listen(engine, "connect", _sqlite_on_connect if write else _sqlite_on_connect_read)
+    sa.event.listen(engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+def _sqlite_on_connect_read(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+    # As _sqlite_on_connect, without the settings that would write to the file.
+    dbapi_connection.isolation_level = None
+    dbapi_connection.execute("PRAGMA busy_timeout = 30000")
 
 
 def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
@@ -259,19 +429,24 @@ def _sqlite_on_begin(conn: sa.Connection) -> None:
 class CacheStore:
     """One cache database; safe to use from one thread at a time (open one per thread)."""
 
-    def __init__(self, engine: sa.Engine, display_url: str) -> None:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        display_url: str,
+        path: Path | None,
+        read_uri: str | None,
+        *,
+        read_only: bool,
+    ) -> None:
         """Use :meth:`open`, which checks and migrates the schema first."""
         self._engine = engine
         #: The cache's URL with the password masked.
         self.url = display_url
         #: What an admin recognises in messages and the status line: an SQLite cache's file
         #: path, any other database's masked URL.
-        database = engine.url.database
-        self.location = (
-            database
-            if engine.dialect.name == "sqlite" and database not in (None, "", ":memory:")
-            else display_url
-        )
+        self.location = str(path) if path is not None else display_url
+        #: Opened to read only (see :meth:`open`): every write fails with a CacheError.
+        self.read_only = read_only
         # SQLite: the whole file is verified (PRAGMA quick_check) before this store's first
         # write, so a damaged archive is never written to. It reads every page (about 1.5 s
         # per million events), which is why reading alone (the window, exports) skips it:
@@ -280,18 +455,22 @@ class CacheStore:
         # An SQLite file's frames are read by the ADBC SQLite driver, which steps the query and
         # builds the Arrow columns in C without the GIL (the sqlite3 module makes a Python
         # object per value first); read-only, so reading never writes to the archive.
-        self._arrow_uri: str | None = None
-        # (self.location is the file's path exactly when this is an SQLite file.)
-        if self.location == database and database and not database.startswith("file:"):
-            self._arrow_uri = f"{Path(database).resolve().as_uri()}?mode=ro"
+        self._arrow_uri = read_uri
         self._dbapi: Any = engine.dialect.loaded_dbapi
         self._insert = (
             postgresql.insert if engine.dialect.name == "postgresql" else sqlite_dialect.insert
         )
 
     @classmethod
-    def open(cls, url: str | os.PathLike[str] | None = None) -> CacheStore:
-        """Open (creating and migrating as needed) the cache at ``url``; see resolve_cache_url."""
+    def open(
+        cls, url: str | os.PathLike[str] | None = None, *, read_only: bool = False
+    ) -> CacheStore:
+        """Open (creating and migrating as needed) the cache at ``url``; see resolve_cache_url.
+
+        ``read_only`` never writes: an SQLite file is opened with ``mode=ro`` (and immutable
+        where nothing can be writing it), so one on a read-only mount or in a read-only folder
+        can be read; the cache must then exist and be at this version's schema.
+        """
         resolved = resolve_cache_url(url)
         try:
             sa_url = sa.make_url(resolved)
@@ -301,35 +480,44 @@ class CacheStore:
         backend = sa_url.get_backend_name()
         if backend not in ("sqlite", "postgresql"):
             raise CacheError(f"The cache must be SQLite or PostgreSQL, not {backend} ({display}).")
+        path = _sqlite_file(sa_url)
+        read_uri = None
         try:
-            if backend == "sqlite":
-                engine = cls._sqlite_engine(sa_url)
+            if path is not None:
+                read_uri = _read_only_uri(path, read_only and _immutable(path))
+                engine = _sqlite_file_engine(sa_url, path, read_uri if read_only else None)
+            elif backend == "sqlite":  # in memory, or an SQLite URI of its own
+                engine = _with_sqlite_events(sa.create_engine(sa_url), write=not read_only)
             else:
                 engine = sa.create_engine(sa_url, pool_pre_ping=True)
         except ImportError as exc:
             raise CacheError(f"No database driver for {display}: {exc}.") from exc
-        store = cls(engine, display)
+        store = cls(engine, display, path, read_uri, read_only=read_only)
         try:
-            store._migrate()
+            if read_only:
+                store._check_readable()
+            else:
+                store._migrate()
         except BaseException:
             engine.dispose()
             raise
         return store
 
-    @staticmethod
-    def _sqlite_engine(sa_url: sa.URL) -> sa.Engine:
-        database = sa_url.database or ""
-        if database and database != ":memory:" and not database.startswith("file:"):
-            path = Path(database)
-            _check_sqlite_file(path, database)
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise CacheError(f"Cannot create the folder for {database}: {exc}.") from exc
-        engine = sa.create_engine(sa_url)
-        sa.event.listen(engine, "connect", _sqlite_on_connect)
-        sa.event.listen(engine, "begin", _sqlite_on_begin)
-        return engine
+    @classmethod
+    def open_for_reading(cls, url: str | os.PathLike[str] | None = None) -> CacheStore:
+        """Open the cache for a caller that only reads it (exports, the window).
+
+        Where the cache can be written it opens as usual (created, migrated, its WAL folded
+        in on close); an SQLite file that cannot be (a read-only mount or file, someone else's
+        folder) opens read-only instead of failing with "unable to open database file".
+        """
+        resolved = resolve_cache_url(url)
+        try:
+            path = _sqlite_file(sa.make_url(resolved))
+        except sa.exc.ArgumentError:
+            path = None  # open() says what is wrong with it
+        read_only = path is not None and path.is_file() and _unwritable(path) is not None
+        return cls.open(resolved, read_only=read_only)
 
     def close(self) -> None:
         """Close every connection (on SQLite this checkpoints and removes the WAL file)."""
@@ -348,6 +536,8 @@ class CacheStore:
 
     @contextmanager
     def _transaction(self, *, write: bool) -> Iterator[sa.Connection]:
+        if write and self.read_only:
+            raise _needs_write(self.location, "it was opened read-only")
         try:
             with self._engine.connect() as conn:
                 if write:
@@ -357,58 +547,112 @@ class CacheStore:
                         self._verify(conn)
                     yield conn
         except sa.exc.DBAPIError as exc:
-            translated = self._translate(exc.orig)
-            if translated is None:
-                raise
-            raise translated from exc
+            raise self._translate(exc.orig, exc) from exc
         except self._dbapi.Error as exc:  # from the raw cursor of _fetch_table
-            translated = self._translate(exc)
-            if translated is None:
-                raise
-            raise translated from exc
+            raise self._translate(exc, exc) from exc
 
-    def _translate(self, error: BaseException) -> CacheError | None:
-        """A driver error an admin can act on -> CacheError; anything else (a bug) -> None."""
-        # sqlite3 raises the DatabaseError base class itself for SQLITE_CORRUPT and SQLITE_NOTADB.
-        if type(error) is sqlite3.DatabaseError:
-            return _not_a_cache(self.location, str(error))
-        # Unreachable server, locked file, or a role without the rights it needs (SQLSTATE 42501).
-        if isinstance(error, self._dbapi.OperationalError) or (
-            getattr(error, "sqlstate", "") == "42501"
+    def _translate(self, error: BaseException, raised: BaseException) -> CacheError:
+        """A driver error as one line for the admin, never with our SQL or its parameters
+        (event contents); ``raised``, with all of that, goes to the log."""
+        log.info("Error from the cache %s", self.location, exc_info=raised)
+        code = getattr(error, "sqlite_errorcode", None)
+        primary = None if code is None else code & 0xFF
+        sqlstate: str | None = getattr(error, "sqlstate", None)
+        first_line = str(error).split("\n", 1)[0].strip()
+        if primary in _SQLITE_DAMAGED_CODES:
+            return _damaged(self.location, first_line)
+        if primary == sqlite3.SQLITE_FULL or sqlstate == "53100":
+            return CacheError(
+                f"The disk holding the cache {self.location} is full; free space and sync "
+                "again (nothing was lost)."
+            )
+        # A file SQLite opened read-only (a read-only mount, a file it may not write), or a
+        # read-only PostgreSQL transaction (a standby, default_transaction_read_only).
+        if primary == sqlite3.SQLITE_READONLY or sqlstate == "25006":
+            return _needs_write(self.location, first_line)
+        if (
+            primary in _SQLITE_ABOUT_THE_FILE
+            or (sqlstate is not None and sqlstate.startswith(_PG_ABOUT_THE_SERVER))
+            or (  # the driver's own: no connection, a closed one
+                code is None
+                and sqlstate is None
+                and isinstance(error, (self._dbapi.OperationalError, self._dbapi.InterfaceError))
+            )
         ):
-            detail = " ".join(str(error).split())
-            return CacheError(f"The cache {self.location} cannot be used: {detail}")
-        return None
+            return CacheError(f"The cache {self.location} cannot be used: {first_line}")
+        return self._unexpected(error, getattr(error, "sqlite_errorname", None) or sqlstate)
+
+    def _unexpected(self, error: BaseException, code: str | None) -> CacheError:
+        """A statement the database refused, which is ours to fix: its message may quote the
+        statement or its values, so the admin gets the kind of error and the log the rest."""
+        kind = type(error).__name__ if code is None else f"{type(error).__name__} {code}"
+        return CacheError(
+            f"The cache {self.location} cannot be used: unexpected database error ({kind}); "
+            "the log has the details."
+        )
+
+    def check_writable(self) -> None:
+        """Fail now, before a sync sends its first request, if it could not store what it
+        fetches: a read-only store, file, folder, mount or transaction, a database role that
+        may not write, or (SQLite) a damaged file."""
+        with self._transaction(write=True) as conn:
+            # Changes nothing, yet needs what every write needs: SQLite's write lock on a
+            # file it may write, PostgreSQL's UPDATE right outside a read-only transaction.
+            statement = sa.update(sync_state).where(sa.false())
+            conn.execute(statement.values(profile=sync_state.c.profile))
+
+    def _check_readable(self) -> None:
+        """What a read-only store opens must already be a cache at this version's schema."""
+        _known, head = _known_revisions()
+        with self._transaction(write=False) as conn:
+            found = self._check(conn)
+        if found.revision is None:
+            raise _no_cache_yet(self.location)
+        if found.revision != head:
+            raise CacheError(
+                f"The cache {self.location} has schema revision {found.revision}, older than "
+                f"this version's {head}; upgrading it needs write access to {self.location}."
+            )
 
     def _verify(self, conn: sa.Connection) -> None:
         verdict = conn.exec_driver_sql("PRAGMA quick_check").scalar()
         if verdict != "ok":
-            raise _not_a_cache(self.location, f"integrity check: {verdict}")
+            raise _damaged(self.location, f"integrity check: {verdict}")
         self._verified = True
 
     def _migrate(self) -> None:
         _known, head = _known_revisions()
         with self._transaction(write=False) as conn:
-            revision = self._check(conn)
-        if revision == head:
+            found = self._check(conn)
+        if found.revision == head and found.application_id in (None, APPLICATION_ID):
             return
         with self._transaction(write=True) as conn:
             if conn.dialect.name == "postgresql":
                 # Serialize migrations of concurrent first opens (SQLite: BEGIN IMMEDIATE does).
                 conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK_KEY)))
-            if self._check(conn) != head:  # another process may have migrated meanwhile
+            found = self._check(conn)  # another process may have migrated meanwhile
+            if found.application_id == 0:  # a new SQLite cache, or one from before the mark
+                conn.exec_driver_sql(f"PRAGMA application_id = {APPLICATION_ID}")
+            if found.revision != head:
                 config = alembic_config()
                 config.attributes["connection"] = conn
                 command.upgrade(config, "head")
 
-    def _check(self, conn: sa.Connection) -> str | None:
-        tables = set(sa.inspect(conn).get_table_names())
-        revision = None
-        if VERSION_TABLE in tables:
-            table = sa.table(VERSION_TABLE, sa.column("version_num"))
-            revision = conn.execute(sa.select(table.c.version_num)).scalar()
-        _check_identity(self.location, tables, revision)
-        return revision
+    def _check(self, conn: sa.Connection) -> _Identity:
+        """The identity of the database as this connection sees it, refused unless ours."""
+        if conn.dialect.name == "sqlite":
+            found = _sqlite_identity(lambda sql: conn.exec_driver_sql(sql).all())
+        else:
+            inspector = sa.inspect(conn)
+            tables = frozenset(inspector.get_table_names())
+            revision = None
+            if VERSION_TABLE in tables:
+                table = sa.table(VERSION_TABLE, sa.column("version_num"))
+                revision = conn.execute(sa.select(table.c.version_num)).scalar()
+            views = frozenset(f"view {name}" for name in inspector.get_view_names())
+            found = _Identity(tables, views, revision, None)
+        _check_identity(self.location, found)
+        return found
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -492,12 +736,13 @@ class CacheStore:
         try:
             return _fetch_arrow(self._arrow_uri, query)
         except (adbc_driver_manager.Error, OSError) as exc:
+            log.info("Error from the cache %s", self.location, exc_info=exc)
             detail = str(exc).split("\n", 1)[0]  # ADBC appends the query on the next lines
             damaged = next((text for text in _SQLITE_DAMAGED if text in detail), None)
             if damaged is not None:
-                raise _not_a_cache(self.location, damaged) from exc
+                raise _damaged(self.location, damaged) from exc
             if isinstance(exc, adbc_driver_manager.ProgrammingError):
-                raise  # a query this code got wrong: a bug, not the admin's to fix
+                raise self._unexpected(exc, None) from exc  # a query this code got wrong
             raise CacheError(f"The cache {self.location} cannot be used: {detail}") from exc
 
     def sync_state(self, profile: str) -> SyncState:

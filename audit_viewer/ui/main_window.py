@@ -1374,7 +1374,7 @@ class MainWindow(QMainWindow):
             return
         resolved = resolve_cache_url(url)
         try:
-            store = CacheStore.open(resolved)
+            store = CacheStore.open_for_reading(resolved)
             profiles = store.profiles()
         except CacheError as exc:
             QMessageBox.critical(self, "Open cache", f"Could not open {url}.\n\n{exc}")

@@ -124,7 +124,7 @@ class LoadWorker(Worker):
         self._report(self._load, (CacheError,), "loading the cache")
 
     def _load(self) -> pd.DataFrame:
-        with CacheStore.open(self._cache_url) as store:
+        with CacheStore.open_for_reading(self._cache_url) as store:
             self.firstPage.emit(store.load_frame(self._profile, limit=self.FIRST_PAGE))
             return searchable_frame(store, self._profile)
 
