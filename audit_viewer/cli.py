@@ -38,6 +38,7 @@ EXIT_UNAVAILABLE = 5  # server unreachable or still failing after retries
 EXIT_PROTOCOL = 6  # the server broke the contract or rejected a parameter (400)
 EXIT_CACHE = 7  # the cache is corrupt, too new, or unreachable
 EXIT_EXPORT = 8  # the CSV could not be written (disk full, permission denied, ...)
+EXIT_BUSY = 9  # another sync of the same profile into the same cache is running
 EXIT_INTERRUPTED = 130  # Ctrl+C
 
 COMMANDS = ("sync", "export", "profile", "sandbox")
@@ -61,7 +62,7 @@ exit codes:
   0 success               4 permission denied (403)       7 cache error
   1 internal error        5 server unavailable            8 export failed
   2 usage or settings     6 malformed or rejected request 130 interrupted (Ctrl+C)
-  3 bad credentials
+  3 bad credentials                                        9 another sync is running
 """
 
 
@@ -254,14 +255,14 @@ def cmd_sync(args: argparse.Namespace) -> int:
     log.info("Syncing profile %s from %s", profile.name, profile.base_url)
 
     from audit_viewer.api import PlatformClient, PlatformError
-    from audit_viewer.cache import CacheError, CacheStore
+    from audit_viewer.cache import CacheError, CacheStore, SyncBusyError
     from audit_viewer.sync import SyncCancelled, SyncEngine
 
     with _SyncProgressView(profile, show_progress) as progress:
 
         def work(cancel: threading.Event) -> Any:
             with (
-                CacheStore.open(cache_url) as cache,
+                CacheStore.open(cache_url, lock_timeout=args.lock_timeout) as cache,
                 PlatformClient(
                     profile.base_url,
                     profile.client_id,
@@ -281,6 +282,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
             result = None
         except PlatformError as exc:
             raise CliError(str(exc), _platform_exit_code(exc)) from None
+        except SyncBusyError as exc:
+            raise CliError(str(exc), EXIT_BUSY) from None
         except CacheError as exc:
             raise CliError(str(exc), EXIT_CACHE) from None
 
@@ -601,7 +604,7 @@ def _non_negative_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value < 0:
+    if not value >= 0:  # NaN too
         raise argparse.ArgumentTypeError(f"must not be negative, not {value}")
     return value
 
@@ -774,6 +777,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=_int_between(1),
         metavar="N",
         help="delete cached events older than N days (default: keep everything)",
+    )
+    sync.add_argument(
+        "--lock-timeout",
+        type=_non_negative_float,
+        default=120.0,
+        metavar="SECONDS",
+        help="how long to wait while another program writes the SQLite cache (default: 120)",
     )
     sync.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no summary")
     sync.set_defaults(handler=cmd_sync)

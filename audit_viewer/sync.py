@@ -86,15 +86,18 @@ class _Stop(Exception):
 def _guarded[**P](
     run: Callable[Concatenate[SyncEngine, P], SyncResult],
 ) -> Callable[Concatenate[SyncEngine, P], SyncResult]:
-    """Before a run sends any request, the cache must be able to take what it fetches.
+    """Before a run sends any request, the cache must be able to take what it fetches, and no
+    other sync of the profile may be running (it holds the profile's sync lock to the end).
 
-    Outside the run's own failure handling: a cache that refuses writes could not record one.
+    Outside the run's own failure handling: a cache that refuses writes could not record one,
+    and a refused second sync must not overwrite the running one's state.
     """
 
     @functools.wraps(run)
     def guarded(engine: SyncEngine, *args: P.args, **kwargs: P.kwargs) -> SyncResult:
         engine._store.check_writable()
-        return run(engine, *args, **kwargs)
+        with engine._store.sync_lock(engine.profile):
+            return run(engine, *args, **kwargs)
 
     return guarded
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import subprocess
+import sys
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -550,6 +552,38 @@ def test_sync_adds_new_rows_keeping_sort_filters_and_selection(window, server, q
     assert window.model.record(window.table.currentIndex().row())["id"] == selected_id
     assert window.model.record(window.table.rowAt(0))["id"] == top_id
     assert "just now" in window.status_label.text()
+
+
+def test_a_sync_behind_another_programs_write_says_it_waits(window, cache_path, qtbot):
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys\n"
+            "conn = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+            "conn.execute('BEGIN IMMEDIATE')\n"
+            "print('held', flush=True)\n"
+            "sys.stdin.readline()\n"
+            "conn.execute('COMMIT')\n",
+            str(cache_path),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        texts = []
+        with qtbot.waitSignal(window.syncFinished, timeout=60_000):
+            window.act_sync.trigger()
+            qtbot.waitUntil(lambda: "waiting for another program" in window.status_label.text())
+            texts.append(window.status_label.text())
+            print(file=holder.stdin, flush=True)  # the other program commits
+        assert "cache: " + str(cache_path) in texts[0]
+        assert "waiting" not in window.status_label.text()
+    finally:
+        holder.kill()
+        holder.communicate(timeout=30)
 
 
 def test_cancel_a_sync(qtbot, tmp_path, monkeypatch):

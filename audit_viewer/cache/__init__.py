@@ -1,10 +1,13 @@
 """The local cache: events and sync state in SQLite (default) or PostgreSQL."""
 
-from audit_viewer.cache.store import (
+from audit_viewer.cache.errors import (
     CacheCorruptError,
     CacheError,
-    CacheStore,
     CacheTooNewError,
+    SyncBusyError,
+)
+from audit_viewer.cache.store import (
+    CacheStore,
     RejectedEvent,
     SyncState,
     resolve_cache_url,
@@ -16,6 +19,7 @@ __all__ = [
     "CacheStore",
     "CacheTooNewError",
     "RejectedEvent",
+    "SyncBusyError",
     "SyncState",
     "resolve_cache_url",
 ]

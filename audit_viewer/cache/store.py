@@ -8,6 +8,7 @@ refused before anything writes to it. Every write is one short transaction (SQLi
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import hashlib
@@ -35,6 +36,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
+from audit_viewer.cache.errors import CacheCorruptError, CacheError, CacheTooNewError
+from audit_viewer.cache.locks import WriteLockWait, sync_lock
 from audit_viewer.cache.schema import (
     events,
     from_micros,
@@ -119,19 +122,11 @@ _PG_ABOUT_THE_SERVER = ("08", "28", "3D", "40", "53", "57", "58", "42501")
 
 Range = tuple[datetime, datetime]
 
+#: How long an SQLite statement waits for a lock held by another connection (readers, and a
+#: writer's commit); a writer's wait for the write lock itself is WriteLockWait's.
+_BUSY_TIMEOUT_MS = 30_000
+
 log = logging.getLogger(__name__)
-
-
-class CacheError(Exception):
-    """The cache cannot be used; ``str()`` says why in words an administrator can act on."""
-
-
-class CacheCorruptError(CacheError):
-    """Not a database, not an audit-viewer cache, or damaged. The file is never overwritten."""
-
-
-class CacheTooNewError(CacheError):
-    """Written by a newer audit-viewer whose schema this version does not know; left untouched."""
 
 
 def resolve_cache_url(value: str | os.PathLike[str] | None = None) -> str:
@@ -399,7 +394,7 @@ def _with_sqlite_events(engine: sa.Engine, *, write: bool) -> sa.Engine:
 def _sqlite_on_connect_read(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
     # As _sqlite_on_connect, without the settings that would write to the file.
     dbapi_connection.isolation_level = None
-    dbapi_connection.execute("PRAGMA busy_timeout = 30000")
+    dbapi_connection.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
 
 
 def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
@@ -411,7 +406,7 @@ def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> No
         # Only takes effect on a new, empty file: rows of about 1 KB want pages well above
         # that for the WITHOUT ROWID events table (and scans read fewer, larger pages).
         cursor.execute("PRAGMA page_size = 16384")
-        cursor.execute("PRAGMA busy_timeout = 30000")
+        cursor.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
@@ -420,10 +415,13 @@ def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> No
 
 
 def _sqlite_on_begin(conn: sa.Connection) -> None:
-    # Writers take the write lock up front, so two writers queue on busy_timeout instead of one
-    # failing with "database is locked" when it upgrades a read transaction.
-    write = conn.get_execution_options().get("audit_viewer_write", False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+    # Writers take the write lock up front, so two writers queue for it instead of one failing
+    # with "database is locked" when it upgrades a read transaction; they queue aloud.
+    wait: WriteLockWait | None = conn.get_execution_options().get("audit_viewer_write")
+    if wait is None:
+        conn.exec_driver_sql("BEGIN")
+    else:
+        wait.begin(conn, _BUSY_TIMEOUT_MS)
 
 
 class CacheStore:
@@ -437,6 +435,7 @@ class CacheStore:
         read_uri: str | None,
         *,
         read_only: bool,
+        lock_timeout: float = 120.0,
     ) -> None:
         """Use :meth:`open`, which checks and migrates the schema first."""
         self._engine = engine
@@ -447,6 +446,10 @@ class CacheStore:
         self.location = str(path) if path is not None else display_url
         #: Opened to read only (see :meth:`open`): every write fails with a CacheError.
         self.read_only = read_only
+        self._path = path
+        # Every write transaction waits for SQLite's write lock through this, which reports
+        # the wait to the log and to ``on_lock_wait``.
+        self._write_wait = WriteLockWait(self.location, lock_timeout)
         # SQLite: the whole file is verified (PRAGMA quick_check) before this store's first
         # write, so a damaged archive is never written to. It reads every page (about 1.5 s
         # per million events), which is why reading alone (the window, exports) skips it:
@@ -463,13 +466,18 @@ class CacheStore:
 
     @classmethod
     def open(
-        cls, url: str | os.PathLike[str] | None = None, *, read_only: bool = False
+        cls,
+        url: str | os.PathLike[str] | None = None,
+        *,
+        read_only: bool = False,
+        lock_timeout: float = 120.0,
     ) -> CacheStore:
         """Open (creating and migrating as needed) the cache at ``url``; see resolve_cache_url.
 
         ``read_only`` never writes: an SQLite file is opened with ``mode=ro`` (and immutable
         where nothing can be writing it), so one on a read-only mount or in a read-only folder
         can be read; the cache must then exist and be at this version's schema.
+        ``lock_timeout`` bounds a write's wait for another program writing the SQLite file.
         """
         resolved = resolve_cache_url(url)
         try:
@@ -492,7 +500,7 @@ class CacheStore:
                 engine = sa.create_engine(sa_url, pool_pre_ping=True)
         except ImportError as exc:
             raise CacheError(f"No database driver for {display}: {exc}.") from exc
-        store = cls(engine, display, path, read_uri, read_only=read_only)
+        store = cls(engine, display, path, read_uri, read_only=read_only, lock_timeout=lock_timeout)
         try:
             if read_only:
                 store._check_readable()
@@ -519,6 +527,20 @@ class CacheStore:
         read_only = path is not None and path.is_file() and _unwritable(path) is not None
         return cls.open(resolved, read_only=read_only)
 
+    @property
+    def on_lock_wait(self) -> Callable[[float], None] | None:
+        """Called with the seconds waited so far while a write waits for another writer."""
+        return self._write_wait.notify
+
+    @on_lock_wait.setter
+    def on_lock_wait(self, notify: Callable[[float], None] | None) -> None:
+        self._write_wait.notify = notify
+
+    def sync_lock(self, profile: str) -> contextlib.AbstractContextManager[None]:
+        """Held by a sync of ``profile`` from before its first request (see cache.locks);
+        raises SyncBusyError at once while another holds it."""
+        return sync_lock(self._engine, self._path, self.location, profile)
+
     def close(self) -> None:
         """Close every connection (on SQLite this checkpoints and removes the WAL file)."""
         self._engine.dispose()
@@ -541,7 +563,7 @@ class CacheStore:
         try:
             with self._engine.connect() as conn:
                 if write:
-                    conn.execution_options(audit_viewer_write=True)
+                    conn.execution_options(audit_viewer_write=self._write_wait)
                 with conn.begin():
                     if write and not self._verified:
                         self._verify(conn)
@@ -954,7 +976,7 @@ def _fetch_arrow(uri: str, query: sa.Select[Any]) -> pa.Table:
         with adbc_driver_manager.AdbcStatement(connection) as pragma:
             # As the SQLAlchemy connections: wait out a writer's rare exclusive moments (WAL
             # recovery after a crash, the last connection removing the WAL) instead of failing.
-            pragma.set_sql_query("PRAGMA busy_timeout = 30000")
+            pragma.set_sql_query(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
             pragma.execute_update()
         with adbc_driver_manager.AdbcStatement(connection) as statement:
             rows = adbc_driver_sqlite.StatementOptions.BATCH_ROWS.value

@@ -1247,6 +1247,7 @@ class MainWindow(QMainWindow):
         self.banner.hide()
         worker = SyncWorker(cache_url=self._cache_url, profile=profile, secret=secret, full=full)
         worker.progress.connect(self._sync_progress)
+        worker.waiting.connect(self._sync_waiting)
         worker.frameLoaded.connect(self.replace_frame)
         worker.finished.connect(self._sync_done)
         worker.failed.connect(self._sync_failed)
@@ -1271,6 +1272,13 @@ class MainWindow(QMainWindow):
             f"Syncing: {p.events:,} events ({p.new_events:,} new) in {p.pages:,} pages · "
             f"at {day} · cache: {self._store.location}"
         )
+
+    def _sync_waiting(self, seconds: float) -> None:
+        if self._sync is not None:
+            self.status_label.setText(
+                f"Syncing: waiting for another program writing the cache ({seconds:.0f} s) · "
+                f"cache: {self._store.location}"
+            )
 
     def _end_sync(self) -> None:
         if self._sync is not None:

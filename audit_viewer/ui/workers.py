@@ -151,6 +151,7 @@ class SyncWorker(Worker):
     """
 
     progress = Signal(object)  # SyncProgress
+    waiting = Signal(float)  # seconds waited so far for another program writing the cache
     frameLoaded = Signal(object)  # pandas.DataFrame of the profile, loaded in the worker thread
     finished = Signal(object)  # SyncResult
 
@@ -192,6 +193,7 @@ class SyncWorker(Worker):
                 ) as client,
             ):
                 self._store = store
+                store.on_lock_wait = self.waiting.emit
                 self._last_reload = time.monotonic()
                 engine = SyncEngine(client, store, profile.name)
                 try:
