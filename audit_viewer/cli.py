@@ -76,14 +76,16 @@ class CliError(Exception):
 
 
 def _print_error(message: str, details: tuple[str, ...] = ()) -> None:
-    line = " ".join(logs.redact(message).split())
-    print(f"{PROG}: error: {line}", file=sys.stderr)
+    """One short line on stderr (the log file keeps the whole text), then any detail lines."""
+    print(f"{PROG}: error: {logs.one_line(message)}", file=sys.stderr)
     for detail in details:
-        print(f"  {logs.redact(detail)}", file=sys.stderr)
+        print(f"  {logs.one_line(detail)}", file=sys.stderr)
 
 
 def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+    if n == 1:
+        return f"{n} {word}"
+    return f"{n} {word[:-1]}ies" if word.endswith("y") else f"{n} {word}s"
 
 
 # --- running work so that Ctrl+C cancels it cleanly ---------------------------------------
@@ -299,6 +301,13 @@ def cmd_sync(args: argparse.Namespace) -> int:
         f"Synced {_plural(result.new_events, 'new event')} ({result.total_cached} cached) "
         f"for profile {profile.name} in {result.elapsed:.1f} s"
     )
+    if result.flagged:
+        summary += f"; {_plural(result.flagged, 'odd event')} flagged (search flag:any)"
+    if result.rejected:
+        summary += (
+            f"; {_plural(result.rejected, 'entry')} that no event can be made of kept aside "
+            "(see the log)"
+        )
     log.info(summary)
     if not args.quiet:
         print(summary)
@@ -1021,37 +1030,84 @@ def _run_gui(argv: list[str]) -> int:
     return app_main(argv)
 
 
+#: Options whose value is free text that may start with "-" (``--query -bot``).
+_FREE_TEXT_OPTIONS = ("--query",)
+
+
+def _attach_free_text(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """``--query -bot`` as ``--query=-bot``: argparse would take ``-bot`` for an option.
+
+    A following word that is one of the command line's own options (``--query -o x.csv``, a
+    forgotten value) is left alone, so argparse still says the value is missing.
+    """
+    known = _option_strings(parser)
+    out: list[str] = []
+    words = iter(argv)
+    for word in words:
+        if word == "--":
+            out += [word, *words]
+            break
+        if word in _FREE_TEXT_OPTIONS:
+            value = next(words, None)
+            if value is not None and value.startswith("-") and value not in known:
+                out.append(f"{word}={value}")
+                continue
+            out += [word] if value is None else [word, value]
+            continue
+        out.append(word)
+    return out
+
+
+def _option_strings(parser: argparse.ArgumentParser) -> set[str]:
+    """Every option string of ``parser`` and its commands."""
+    found: set[str] = set()
+    for action in parser._actions:  # argparse has no public walk of its actions
+        found.update(action.option_strings)
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found |= _option_strings(sub)
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``audit-viewer`` and ``python -m audit_viewer``; returns the exit code."""
+    """Entry point of ``audit-viewer`` and ``python -m audit_viewer``; returns the exit code.
+
+    Whatever goes wrong ends as one line on stderr and an exit code: an expected failure with
+    its own code, an unexpected one (a bug) with code 1 and the traceback in the log file.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     logs.redact.add(os.environ.get(config.ENV_SECRET))
     try:
-        gui = _split_gui(argv)
-        if gui is not None:
-            verbosity, app_argv = gui
-            if "--self-check" in app_argv:  # it must not log into the user's log folder
-                return _run_gui(app_argv)
-            with logs.session(verbosity=verbosity):  # the app applies its own --log-level
-                return _run_gui(app_argv)
-        try:
-            args = build_parser().parse_args(argv)
-        except SystemExit as exc:  # --help, --version, or a usage error argparse printed
-            return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-        with logs.session(level=args.log_level, verbosity=args.verbose):
-            try:
-                return args.handler(args)
-            except CliError as exc:
-                log.info("%s failed: %s", args.command, exc)
-                _print_error(str(exc), exc.details)
-                return exc.code
-            except KeyboardInterrupt:
-                print(f"{PROG}: interrupted", file=sys.stderr)
-                return EXIT_INTERRUPTED
-            except Exception as exc:
-                log.exception("Unexpected error in %s", args.command)
-                _print_error(
-                    f"internal error ({type(exc).__name__}: {exc}); details in {logs.log_file()}"
-                )
-                return EXIT_INTERNAL
+        return _main(argv)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        with logs.session():  # the file only; inside the window's session this adds nothing
+            log.error("Unexpected error", exc_info=True, extra={logs.FILE_ONLY: True})
+        _print_error(f"internal error ({type(exc).__name__}: {exc}); details in {logs.log_file()}")
+        return EXIT_INTERNAL
     finally:
         logs.redact.clear()
+
+
+def _main(argv: list[str]) -> int:
+    gui = _split_gui(argv)
+    if gui is not None:
+        verbosity, app_argv = gui
+        if "--self-check" in app_argv:  # it must not log into the user's log folder
+            return _run_gui(app_argv)
+        with logs.session(verbosity=verbosity):  # the app applies its own --log-level
+            return _run_gui(app_argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(_attach_free_text(parser, argv))
+    except SystemExit as exc:  # --help, --version, or a usage error argparse printed
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    with logs.session(level=args.log_level, verbosity=args.verbose):
+        try:
+            return args.handler(args)
+        except CliError as exc:
+            log.info("%s failed: %s", args.command, exc)
+            _print_error(str(exc), exc.details)
+            return exc.code

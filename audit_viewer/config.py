@@ -87,12 +87,19 @@ def data_dir() -> Path:
     return _ensure(Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)))
 
 
-def log_dir() -> Path:
-    """The folder of the log file (created on first use)."""
+def log_dir(*, create: bool = True) -> Path:
+    """The folder of the log file (created on first use unless ``create`` is false).
+
+    The log itself creates it only when it writes, so a folder that cannot be made never stops
+    the work (see :mod:`audit_viewer.logs`).
+    """
     home = _home()
-    if home is not None:
-        return _ensure(home / "logs")
-    return _ensure(Path(platformdirs.user_log_dir(APP_NAME, appauthor=False)))
+    path = (
+        home / "logs"
+        if home is not None
+        else Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
+    )
+    return _ensure(path) if create else path
 
 
 def runtime_dir() -> Path:

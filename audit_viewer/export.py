@@ -5,15 +5,23 @@ the UTF-8 bytes for cells that need the formula guard or quotes, ``pyarrow.compu
 fix those cells and join the lines, and the result is written straight from Arrow's buffer.
 The bytes equal what ``csv.writer`` with ``QUOTE_MINIMAL`` and ``"\\r\\n"`` line endings
 writes for the same cells (the tests compare the two), about 5x faster than that and over 10x
-faster than ``DataFrame.to_csv`` (``benchmarks/bench_export.py``). A path target is written
-to a temporary file in the same directory and renamed over the target only once complete.
+faster than ``DataFrame.to_csv`` (``benchmarks/bench_export.py``).
+
+A path is written according to what is there: a regular file (or nothing yet) gets a temporary
+file in the same folder, renamed over it only once complete and on disk; a symbolic link is
+followed, so the file it points to is replaced and the link stays; a character device
+(``/dev/null``, a terminal) or a FIFO is written straight through, as a shell redirection would;
+a folder, a socket or a block device is refused. Renaming over a device or a FIFO would replace
+the node itself, which for ``/dev/null`` as root breaks the whole system.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
+import stat
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -52,7 +60,7 @@ class ExportError(Exception):
 
 
 class ExportCancelled(Exception):
-    """The export was cancelled; a path target was left as it was."""
+    """The export was cancelled; a file target was left as it was."""
 
 
 def write_csv(
@@ -96,9 +104,41 @@ def _write_path(
     progress: Callable[[int], None] | None,
     cancel: threading.Event | None,
 ) -> int:
-    """Write to a temporary sibling of ``path``, then rename it over ``path`` in one step."""
+    """Write to ``path`` in the way its kind of file needs (see the module docstring)."""
+    real = Path(os.path.realpath(path))  # a link's final target; a dangling one's missing target
+    try:
+        mode: int | None = os.stat(real).st_mode
+    except FileNotFoundError:
+        mode = None  # a new file, or a dangling link's target: created by the rename
+    except OSError as exc:  # a loop of links, a folder that may not be searched, ...
+        raise _error(path, exc) from exc
+    if mode is None or stat.S_ISREG(mode):
+        return _replace_file(chunks, path, real, mode, bom, progress, cancel)
+    if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
+        return _write_through(chunks, path, real, bom, progress, cancel)
+    refused = "a folder" if stat.S_ISDIR(mode) else "not a file, a device or a FIFO"
+    if stat.S_ISSOCK(mode):
+        refused = "a socket"
+    elif stat.S_ISBLK(mode):
+        refused = "a block device (a disk or partition); write the CSV to a file on it instead"
+    raise ExportError(f"Could not write {path}: it is {refused}")
+
+
+def _replace_file(
+    chunks: Iterator[tuple[list[memoryview], int]],
+    path: Path,
+    real: Path,
+    mode: int | None,
+    bom: bool,
+    progress: Callable[[int], None] | None,
+    cancel: threading.Event | None,
+) -> int:
+    """Write a temporary sibling of ``real``, then rename it over ``real`` in one step.
+
+    The replaced file's permissions are kept, so an export someone made private stays private.
+    """
     # Hidden, unique, and short enough for any file system however long the target's name is.
-    temporary = path.with_name(f".{path.name[:100]}.{secrets.token_hex(4)}.part")
+    temporary = real.with_name(f".{real.name[:100]}.{secrets.token_hex(4)}.part")
     try:
         # 0o666 minus the umask, like any file the user creates (mkstemp would force 0o600).
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
@@ -107,10 +147,12 @@ def _write_path(
         raise _error(path, exc) from exc
     try:
         with open(descriptor, "wb") as out:
+            if mode is not None and hasattr(os, "fchmod"):
+                os.fchmod(out.fileno(), stat.S_IMODE(mode))
             sink = _Sink(path, out, bom, progress, cancel)
             rows = sink.drain(chunks, text=False)
             sink.guarded(lambda: os.fsync(out.fileno()))  # complete on disk before the rename
-        sink.guarded(lambda: os.replace(temporary, path))
+        sink.guarded(lambda: os.replace(temporary, real))
     except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
@@ -118,6 +160,30 @@ def _write_path(
             raise _error(path, exc) from exc
         raise
     return rows
+
+
+def _write_through(
+    chunks: Iterator[tuple[list[memoryview], int]],
+    path: Path,
+    real: Path,
+    bom: bool,
+    progress: Callable[[int], None] | None,
+    cancel: threading.Event | None,
+) -> int:
+    """Write straight into a character device or a FIFO (opening a FIFO waits for a reader)."""
+    flags = os.O_WRONLY | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        descriptor = os.open(real, flags)  # no O_CREAT, no O_TRUNC: the node stays as it is
+    except OSError as exc:
+        raise _error(path, exc) from exc
+    try:
+        with open(descriptor, "wb") as out:
+            mode = os.fstat(descriptor).st_mode
+            if not (stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)):  # swapped since the stat
+                raise ExportError(f"Could not write {path}: it changed while being opened")
+            return _Sink(path, out, bom, progress, cancel).drain(chunks, text=False)
+    except OSError as exc:  # closing flushes what is still buffered
+        raise _error(path, exc) from exc
 
 
 class _Sink:
@@ -172,8 +238,12 @@ class _Sink:
             raise _error(self.where, exc) from exc
 
 
+#: Reasons said in words an admin acts on; other errors keep the system's own text.
+_REASONS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exhausted"}
+
+
 def _error(where: str | Path, exc: OSError) -> ExportError:
-    reason = exc.strerror or str(exc) or type(exc).__name__
+    reason = _REASONS.get(exc.errno or 0) or exc.strerror or str(exc) or type(exc).__name__
     return ExportError(f"Could not write {where}: {reason}")
 
 

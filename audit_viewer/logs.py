@@ -33,9 +33,22 @@ MASK = "***"
 _BEARER = re.compile(r"(?i)(bearer\s+)[^\s\"',;]+")
 
 
+#: A record carrying this attribute (``extra={FILE_ONLY: True}``) goes to the log file only:
+#: the command line prints its own one-line error for it.
+FILE_ONLY = "audit_viewer_file_only"
+#: What an error line shown to the admin may hold; the log keeps the whole text.
+LINE_LIMIT = 300
+
+
 def log_file() -> Path:
     """The current log file (older ones sit next to it as ``.1``, ``.2``, ``.3``)."""
-    return config.log_dir() / LOG_FILE_NAME
+    return config.log_dir(create=False) / LOG_FILE_NAME
+
+
+def one_line(text: str, limit: int = LINE_LIMIT) -> str:
+    """``text`` as one short line for the admin: whitespace collapsed, secrets masked, cut."""
+    line = redact(" ".join(text.split()))
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 class Redactor:
@@ -95,6 +108,58 @@ class _StderrHandler(logging.StreamHandler):
     @stream.setter
     def stream(self, value: Any) -> None:
         pass
+
+
+class _ConsoleFormatter(RedactingFormatter):
+    """The terminal's lines: one per record, without tracebacks (the log file keeps those)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        bare = {"exc_info": None, "exc_text": None, "stack_info": None}
+        return super().format(logging.makeLogRecord({**record.__dict__, **bare}))
+
+
+class _LogFileHandler(logging.handlers.RotatingFileHandler):
+    """The rotating log file, which must never break the work it records.
+
+    When it cannot be written (no permission, a full disk, a file where its folder should be),
+    it says so once on stderr and stops trying; the command goes on and exits as its work
+    decides. The folder is created on the first line written, not before.
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(
+            path, maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT, encoding="utf-8", delay=True
+        )
+        self.failed = False
+
+    def _open(self) -> Any:
+        Path(self.baseFilename).parent.mkdir(parents=True, exist_ok=True)
+        return super()._open()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self.failed:
+            super().emit(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        exc = sys.exc_info()[1]
+        if not isinstance(exc, OSError):
+            super().handleError(record)  # a malformed log call: a bug, reported by logging
+            return
+        self.failed = True
+        stream, self.stream = self.stream, None  # type: ignore[assignment]
+        if stream is not None:
+            with contextlib.suppress(OSError):
+                stream.close()
+        reason = exc.strerror or type(exc).__name__
+        with contextlib.suppress(Exception):
+            sys.stderr.write(
+                f"{config.APP_NAME}: warning: cannot write the log file {self.baseFilename} "
+                f"({reason}); going on without it\n"
+            )
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):  # what is still buffered may not fit either
+            super().close()
 
 
 def resolve_level(flag: str | None) -> int:
@@ -167,10 +232,9 @@ def session(level: str | None = None, verbosity: int = 0) -> Iterator[None]:
     console.setLevel(console_level)
     if verbosity == 0:  # by default only our own warnings; -v adds the libraries' (retries, ...)
         console.addFilter(logging.Filter("audit_viewer"))
-    console.setFormatter(RedactingFormatter(f"{config.APP_NAME}: %(levelname)s: %(message)s"))
-    logfile = logging.handlers.RotatingFileHandler(
-        log_file(), maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT, encoding="utf-8", delay=True
-    )
+    console.addFilter(lambda record: not getattr(record, FILE_ONLY, False))
+    console.setFormatter(_ConsoleFormatter(f"{config.APP_NAME}: %(levelname)s: %(message)s"))
+    logfile = _LogFileHandler(log_file())
     logfile.setLevel(resolve_level(level))
     logfile.setFormatter(RedactingFormatter(FILE_FORMAT))
     root = logging.getLogger()

@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Concatenate
 
+from audit_viewer import logs
 from audit_viewer.api import EndlessPagingError, Page, PlatformClient
 from audit_viewer.cache import CacheError, CacheStore, RejectedEvent, SyncState
 from audit_viewer.cache.schema import EPOCH
@@ -200,9 +201,8 @@ class SyncEngine:
         """Keep the failure for the status line; the original error is what the caller sees."""
         try:
             state = state or self._store.sync_state(self.profile)
-            message = " ".join(str(exc).split()) or type(exc).__name__
-            if len(message) > LAST_ERROR_LIMIT:  # the status line shows one short line
-                message = message[: LAST_ERROR_LIMIT - 1] + "…"
+            # The status line shows one short line.
+            message = logs.one_line(str(exc), LAST_ERROR_LIMIT) or type(exc).__name__
             self._store.save_sync_state(
                 replace(state, last_sync_at=self._now(), last_outcome="failed", last_error=message)
             )

@@ -461,6 +461,125 @@ def test_bad_profile_arguments_fail_before_asking_for_a_secret(capsys, memory_ke
     assert memory_keyring.stored() == {} and config.load_profiles() == {}
 
 
+# --- what is at -o, and what no failure may print --------------------------------------------
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_export_to_a_full_disk_is_one_line_and_leaves_nothing(synced_cache: str, capsys) -> None:
+    code, out, err = run(capsys, "export", "-o", "/dev/full", "--cache", synced_cache)
+    assert code == cli.EXIT_EXPORT and out == ""
+    assert one_line(err) == "audit-viewer: error: Could not write /dev/full: the disk is full"
+    assert Path("/dev/full").is_char_device()
+    assert [p for p in os.listdir("/dev") if p.endswith(".part")] == []
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_export_into_a_fifo_feeds_its_reader(
+    synced: Synced, synced_cache: str, tmp_path: Path, capsys
+) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    copy = tmp_path / "received.csv"
+    with copy.open("wb") as sink, subprocess.Popen(["cat", str(fifo)], stdout=sink) as reader:
+        code, _, err = run(capsys, "export", "-o", str(fifo), "--cache", synced_cache)
+        reader.wait(timeout=60)
+    received = copy.read_text(encoding="utf-8")
+    assert (code, err) == (0, f"Exported {len(synced.ids)} events to {fifo}\n")
+    assert {r["id"] for r in read_csv(received)} == synced.ids
+    assert fifo.is_fifo()
+
+
+def test_a_query_may_start_with_a_dash(synced: Synced, synced_cache: str, capsys) -> None:
+    by_equals = run(capsys, "export", "-o", "-", "--cache", synced_cache, "--query=-system")
+    spaced = run(capsys, "export", "--query", "-system", "-o", "-", "--cache", synced_cache)
+    assert spaced[0] == by_equals[0] == 0
+    assert spaced[1] == by_equals[1]
+    rows = read_csv(spaced[1])
+    assert 0 < len(rows) < len(synced.ids)
+    assert "system" not in {r["actor_type"] for r in rows}
+    # A forgotten value is still said to be missing, not taken for the query "-o".
+    code, _, err = run(capsys, "export", "--query", "-o", "x.csv", "--cache", synced_cache)
+    assert code == cli.EXIT_USAGE and "--query: expected one argument" in err
+
+
+def test_an_error_line_is_short_however_long_its_cause(synced_cache: str, capsys) -> None:
+    name = "tenant-" + "x" * 2000
+    code, _, err = run(capsys, "export", "-o", "-", "--cache", synced_cache, "--profile", name)
+    assert code == cli.EXIT_USAGE
+    line = one_line(err)
+    assert len(line) <= len("audit-viewer: error: ") + 300 and line.endswith("…")
+
+
+def test_a_bug_is_one_line_naming_the_log_and_exit_1(
+    synced_cache: str, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(args):
+        raise RuntimeError("unexpected state " + "y" * 5000)
+
+    monkeypatch.setattr(cli, "cmd_export", broken)
+    code, out, err = run(capsys, "export", "-o", "-", "--cache", synced_cache)
+    assert code == cli.EXIT_INTERNAL and out == ""
+    line = one_line(err)
+    assert line.startswith("audit-viewer: error: internal error (RuntimeError: unexpected state")
+    assert len(line) <= len("audit-viewer: error: ") + 300
+    assert "Traceback" not in err
+    assert "Traceback" in log_text() and "in broken" in log_text()
+
+
+def test_a_bug_before_any_command_runs_is_one_line_too(capsys, monkeypatch) -> None:
+    def broken() -> None:
+        raise LookupError("parser table missing")
+
+    monkeypatch.setattr(cli, "build_parser", broken)
+    code, _, err = run(capsys, "export", "-o", "-")
+    assert code == cli.EXIT_INTERNAL
+    assert "internal error (LookupError: parser table missing)" in one_line(err)
+    assert str(config.log_dir()) in err and "parser table missing" in log_text()
+
+    monkeypatch.setattr(cli, "_run_gui", lambda argv: {}["no such key"])  # the window's path
+    code, _, err = run(capsys, "--demo")
+    assert code == cli.EXIT_INTERNAL and "internal error (KeyError" in one_line(err)
+
+
+def test_ctrl_c_outside_a_worker_exits_130(capsys, monkeypatch) -> None:
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "cmd_profile_list", interrupted)
+    code, _, err = run(capsys, "profile", "list")
+    assert (code, err) == (cli.EXIT_INTERRUPTED, "audit-viewer: interrupted\n")
+
+
+@pytest.mark.parametrize("breakage", ["folder-is-a-file", "disk-full"])
+def test_a_log_that_cannot_be_written_never_stops_the_work(
+    synced: Synced, synced_cache: str, tmp_path: Path, breakage: str
+) -> None:
+    """A full or unwritable log folder: said once, and the sync and export still succeed."""
+    if breakage == "disk-full" and not Path("/dev/full").exists():
+        pytest.skip("needs /dev/full")
+    home = tmp_path / "home"
+    home.mkdir()
+    if breakage == "folder-is-a-file":
+        (home / "logs").write_text("not a folder")
+    else:
+        (home / "logs").mkdir()
+        (home / "logs" / "audit-viewer.log").symlink_to("/dev/full")
+    env = {config.ENV_HOME: str(home), config.ENV_SECRET: synced.server.secret}
+    # -v: every library's info goes to the log too, dozens of lines that each fail to be written
+    sync = run_subprocess("-v", *sync_args(synced.server, synced_cache), env=env)
+    assert sync.returncode == 0, sync.stderr
+    assert sync.stdout.startswith(f"Synced 0 new events ({len(synced.ids)} cached)")
+    warnings = [line for line in sync.stderr.splitlines() if "log file" in line]
+    assert len(warnings) == 1 and "going on without it" in warnings[0]
+    assert "Logging error" not in sync.stderr and "Traceback" not in sync.stderr
+
+    export = run_subprocess("export", "-o", "-", "--cache", synced_cache, env=env)
+    assert export.returncode == 0, export.stderr
+    assert {r["id"] for r in read_csv(export.stdout)} == synced.ids
+    assert export.stderr.count("cannot write the log file") == 1
+    assert export.stderr.endswith(f"Exported {len(synced.ids)} events to standard output\n")
+
+
 # --- the same through `python -m audit_viewer` ---------------------------------------------
 
 

@@ -6,6 +6,8 @@ import contextlib
 import csv
 import io
 import os
+import socket
+import stat
 import subprocess
 import sys
 import textwrap
@@ -223,7 +225,7 @@ def test_disk_full_on_a_stream_is_an_export_error() -> None:
     try:
         with pytest.raises(ExportError) as caught:
             write_csv([make_frame(2000)], stream)
-        assert str(caught.value) == "Could not write /dev/full: No space left on device"
+        assert str(caught.value) == "Could not write /dev/full: the disk is full"
     finally:
         with contextlib.suppress(OSError):  # what is still buffered cannot be flushed either
             stream.close()
@@ -244,8 +246,9 @@ def test_target_is_a_directory(tmp_path: Path) -> None:
     target = tmp_path / "existing"
     target.mkdir()
     (target / "keep.txt").write_text("keep")
-    with pytest.raises(ExportError, match=f"Could not write {target}: "):
+    with pytest.raises(ExportError) as caught:
         write_csv([make_frame(3)], target)
+    assert str(caught.value) == f"Could not write {target}: it is a folder"
     assert (target / "keep.txt").read_text() == "keep"
     assert leftovers(tmp_path) == []
 
@@ -345,3 +348,94 @@ def test_cancel_keeps_an_existing_file(tmp_path: Path) -> None:
         write_csv([make_frame(5)], target, cancel=cancel)
     assert target.read_text() == "previous export"
     assert leftovers(tmp_path) == []
+
+
+# --- what is at the path decides how it is written -----------------------------------------
+
+
+def test_replacing_a_file_keeps_its_permissions(tmp_path: Path) -> None:
+    target = tmp_path / "private.csv"
+    target.write_text("previous export")
+    target.chmod(0o600)
+    write_csv([make_frame(3)], target)
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert read_back(target)[1:] == expected_rows(make_frame(3), guard=True)
+
+
+def test_a_symlink_is_followed_and_stays_a_link(tmp_path: Path) -> None:
+    (tmp_path / "exports").mkdir()
+    real = tmp_path / "exports" / "latest.csv"
+    real.write_text("previous export")
+    link = tmp_path / "audit.csv"
+    link.symlink_to(Path("exports") / "latest.csv")  # relative, as `ln -s` makes them
+    write_csv([make_frame(4)], link)
+    assert link.is_symlink()
+    assert os.readlink(link) == os.path.join("exports", "latest.csv")
+    assert read_back(real)[1:] == expected_rows(make_frame(4), guard=True)
+    assert leftovers(tmp_path) == [] and leftovers(tmp_path / "exports") == []
+
+
+def test_a_dangling_symlink_creates_its_target(tmp_path: Path) -> None:
+    link = tmp_path / "audit.csv"
+    link.symlink_to(tmp_path / "not-yet.csv")
+    write_csv([make_frame(2)], link)
+    assert link.is_symlink()
+    assert read_back(tmp_path / "not-yet.csv")[1:] == expected_rows(make_frame(2), guard=True)
+
+
+@pytest.mark.skipif(not Path("/dev/null").exists(), reason="needs /dev/null")
+def test_dev_null_stays_a_device() -> None:
+    """Renaming a temporary file over /dev/null would, as root, replace the system's."""
+    before = os.stat("/dev/null")
+    assert write_csv([make_frame(500)], Path("/dev/null")) == 500
+    after = os.stat("/dev/null")
+    assert stat.S_ISCHR(after.st_mode)
+    assert (after.st_ino, after.st_rdev) == (before.st_ino, before.st_rdev)
+    assert [p for p in os.listdir("/dev") if p.endswith(".part")] == []
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_dev_full_as_a_path_says_the_disk_is_full() -> None:
+    with pytest.raises(ExportError) as caught:
+        write_csv([make_frame(2000)], Path("/dev/full"))
+    assert str(caught.value) == "Could not write /dev/full: the disk is full"
+    assert stat.S_ISCHR(os.stat("/dev/full").st_mode)
+    assert [p for p in os.listdir("/dev") if p.endswith(".part")] == []
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_fifos_reader_gets_the_whole_csv(tmp_path: Path) -> None:
+    frame = make_frame(3000)
+    write_csv([frame], tmp_path / "file.csv")
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    try:
+        assert write_csv([frame], fifo) == 3000
+    finally:
+        reader.join(timeout=60)
+    assert received == [(tmp_path / "file.csv").read_bytes()]
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="needs Unix sockets")
+def test_a_socket_is_refused_and_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "s"
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(path))
+        with pytest.raises(ExportError) as caught:
+            write_csv([make_frame(2)], path)
+    assert str(caught.value) == f"Could not write {path}: it is a socket"
+    assert stat.S_ISSOCK(os.lstat(path).st_mode)
+    assert leftovers(tmp_path) == []
+
+
+def test_a_loop_of_links_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    with pytest.raises(ExportError, match=f"^Could not write {tmp_path / 'a'}: "):
+        write_csv([make_frame(2)], tmp_path / "a")
+    assert (tmp_path / "a").is_symlink() and (tmp_path / "b").is_symlink()

@@ -164,6 +164,25 @@ def test_export_writes_every_event_with_its_true_time(synced, tmp_path, capsys):
     )
 
 
+def test_the_command_line_sync_says_how_many_were_flagged_or_kept_aside(
+    server, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setenv("AUDIT_VIEWER_CLIENT_SECRET", server.secret)
+    cache = tmp_path / "cli.sqlite3"
+    args = ["sync", "--base-url", server.url, "--client-id", server.client_id, "--cache"]
+    code = cli.main([*args, str(cache), "--profile", PROFILE])
+    out, err = capsys.readouterr()
+    assert code == 0
+    warned = err.splitlines()  # each entry kept aside is named as it arrives
+    assert all(line.startswith("audit-viewer: WARNING: Kept aside") for line in warned[:-1])
+    assert len(warned) == len(UNSTORABLE) + 1 and "Traceback" not in err
+    assert out.startswith(f"Synced {300 + len(POISONED)} new events")
+    assert out.rstrip().endswith(
+        f"; {len(POISONED)} odd events flagged (search flag:any); {len(UNSTORABLE)} entries "
+        "that no event can be made of kept aside (see the log)"
+    )
+
+
 def test_normalize_flags_times_against_their_arrival():
     received = datetime(2026, 12, 1, tzinfo=UTC)
 

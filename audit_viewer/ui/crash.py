@@ -45,10 +45,8 @@ ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 
 
 def _summary(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    if len(text) > MAX_SUMMARY:
-        text = text[: MAX_SUMMARY - 1] + "…"
-    return logs.redact(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
+    text = logs.one_line(str(exc), MAX_SUMMARY)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _where(tb: TracebackType | None) -> str:
