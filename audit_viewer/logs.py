@@ -37,7 +37,7 @@ _BEARER = re.compile(r"(?i)(bearer\s+)[^\s\"',;]+")
 #: the command line prints its own one-line error for it.
 FILE_ONLY = "audit_viewer_file_only"
 #: What an error line shown to the admin may hold; the log keeps the whole text.
-LINE_LIMIT = 300
+LINE_LIMIT = 600  # room for two long paths; a cause quoted at length is cut
 
 
 def log_file() -> Path:

@@ -23,6 +23,7 @@ from audit_viewer.cache import (
     SyncState,
     resolve_cache_url,
 )
+from audit_viewer.cache import columnar
 from audit_viewer.cache import store as store_module
 from audit_viewer.cache.schema import metadata
 from audit_viewer.events import FRAME_COLUMNS, normalize_event
@@ -135,7 +136,7 @@ def test_load_frame_with_a_limit_gives_the_newest_events_in_the_same_order(cache
 
 def test_missing_names_and_emails_survive_whatever_the_newest_rows_hold(cache_url, monkeypatch):
     """The newest events (a bot's, a system's) have no email; older ones do, and stay text."""
-    monkeypatch.setattr(store_module, "_FETCH_ROWS", 3)  # batches end inside each group
+    monkeypatch.setattr(columnar, "_FETCH_ROWS", 3)  # batches end inside each group
     rows = [event(f"s{n}", 100 - n, actor_type="system", user_name=None, user_email=None)
             for n in range(7)]  # fmt: skip
     rows += [event(f"u{n}", -n, user_email=f"u{n}@example.com") for n in range(7)]
@@ -279,6 +280,35 @@ def test_a_file_that_is_not_a_healthy_cache_is_refused_and_left_untouched(tmp_pa
     assert sorted(tmp_path.iterdir()) == [path]  # no -wal or -shm left beside it
 
 
+def test_a_damaged_cache_checked_while_a_sync_starts_is_never_written(tmp_path):
+    """check_writable starts the integrity check on its own thread (a sync's requests do not
+    wait for it); the first write waits for its verdict and refuses the damaged file."""
+    path = tmp_path / "cache.sqlite3"
+    with CacheStore.open(path) as store:
+        store.upsert_events("p", [event(f"e{n}", -n, description="x" * 500) for n in range(400)])
+    data = bytearray(path.read_bytes())
+    data[-4096 * 4 : -4096 * 2] = b"\xa5" * (4096 * 2)  # leaf pages only: the file still opens
+    path.write_bytes(bytes(data))
+    before = digest(path)
+    with CacheStore.open(path) as store:
+        store.check_writable()
+        with pytest.raises(CacheCorruptError, match="is damaged"):
+            store.upsert_events("p", [event("new")])
+        with pytest.raises(CacheCorruptError, match="is damaged"):  # and not only the first
+            store.upsert_events("p", [event("new")])
+    assert digest(path) == before
+
+
+def test_a_healthy_cache_checked_while_a_sync_starts_takes_its_writes(tmp_path):
+    path = tmp_path / "cache.sqlite3"
+    with CacheStore.open(path) as store:
+        store.upsert_events("p", [event("old")])
+    with CacheStore.open(path) as store:
+        store.check_writable()
+        assert store.upsert_events("p", [event("new")]) == 1
+        assert store.count("p") == 2
+
+
 def test_reading_a_damaged_cache_is_a_clear_error(tmp_path):
     path = tmp_path / "cache.sqlite3"
     make_damaged_cache(path)
@@ -289,7 +319,7 @@ def test_reading_a_damaged_cache_is_a_clear_error(tmp_path):
 
 
 def test_damage_met_in_the_middle_of_a_load_is_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(store_module, "_FETCH_ROWS", 100)  # the first batches read fine
+    monkeypatch.setattr(columnar, "_FETCH_ROWS", 100)  # the first batches read fine
     path = tmp_path / "cache.sqlite3"
     with CacheStore.open(path) as store:
         store.upsert_events(
@@ -353,3 +383,13 @@ def test_unreachable_database_is_a_clear_error_without_the_password():
         CacheStore.open(url)
     assert "hunter2-secret" not in str(caught.value)
     assert "127.0.0.1" in str(caught.value)
+
+
+def test_the_revisions_the_store_knows_are_alembics():
+    """The store finds the head without importing Alembic; this keeps its list honest."""
+    from alembic.script import ScriptDirectory
+
+    from audit_viewer.cache.schema import REVISIONS
+
+    script = ScriptDirectory.from_config(store_module.alembic_config())
+    assert list(REVISIONS) == [rev.revision for rev in reversed(list(script.walk_revisions()))]

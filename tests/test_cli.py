@@ -25,7 +25,7 @@ import pytest
 from keyring.backends import fail
 from keyring_backend import ENV_FILE, MemoryKeyring
 
-from audit_viewer import __version__, cli, config
+from audit_viewer import __version__, cli, config, logs
 
 TESTS_DIR = Path(__file__).resolve().parent
 WRONG_SECRET = "wrong-secret-7f3a9c"
@@ -507,7 +507,7 @@ def test_an_error_line_is_short_however_long_its_cause(synced_cache: str, capsys
     code, _, err = run(capsys, "export", "-o", "-", "--cache", synced_cache, "--profile", name)
     assert code == cli.EXIT_USAGE
     line = one_line(err)
-    assert len(line) <= len("audit-viewer: error: ") + 300 and line.endswith("…")
+    assert len(line) <= len("audit-viewer: error: ") + logs.LINE_LIMIT and line.endswith("…")
 
 
 def test_a_bug_is_one_line_naming_the_log_and_exit_1(
@@ -521,7 +521,7 @@ def test_a_bug_is_one_line_naming_the_log_and_exit_1(
     assert code == cli.EXIT_INTERNAL and out == ""
     line = one_line(err)
     assert line.startswith("audit-viewer: error: internal error (RuntimeError: unexpected state")
-    assert len(line) <= len("audit-viewer: error: ") + 300
+    assert len(line) <= len("audit-viewer: error: ") + logs.LINE_LIMIT
     assert "Traceback" not in err
     assert "Traceback" in log_text() and "in broken" in log_text()
 
@@ -594,6 +594,25 @@ def test_subprocess_sync_and_export_to_stdout(synced: Synced, synced_cache: str)
     assert export.returncode == 0, export.stderr
     assert {r["id"] for r in read_csv(export.stdout)} == synced.ids
     assert export.stderr == f"Exported {len(synced.ids)} events to standard output\n"
+
+
+def test_a_sync_loads_neither_the_readers_nor_the_window(synced: Synced, synced_cache: str) -> None:
+    """What a sync does not need stays unloaded: most of its start-up time was importing it."""
+    heavy = ("pandas", "pyarrow", "polars", "adbc_driver_sqlite", "alembic", "PySide6", "duckdb")
+    code = (
+        "import sys\n"
+        "from audit_viewer.cli import main\n"
+        f"code = main({sync_args(synced.server, synced_cache)!r})\n"
+        f"print(code, sorted(m for m in {heavy!r} if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=subprocess_env({config.ENV_SECRET: synced.server.secret}),
+        timeout=180,
+    )
+    assert done.stdout.splitlines()[-1] == "0 []", done.stderr
 
 
 def test_subprocess_profile_add_from_stdin_then_sync_never_shows_the_secret(

@@ -20,6 +20,10 @@ import sqlalchemy as sa
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
+#: The revisions ``migrations/versions`` defines, oldest first; the last is the head. A new
+#: migration is added here too (a test compares this with what Alembic finds).
+REVISIONS: tuple[str, ...] = ("0001", "0002")
+
 metadata = sa.MetaData()
 
 #: One row per (profile, event id). ``raw`` keeps the whole event as the server sent it.

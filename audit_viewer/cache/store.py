@@ -10,43 +10,40 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import gc
 import hashlib
 import json
 import logging
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import adbc_driver_manager
-import adbc_driver_sqlite
-import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from audit_viewer.cache.errors import CacheCorruptError, CacheError, CacheTooNewError
 from audit_viewer.cache.locks import WriteLockWait, sync_lock
 from audit_viewer.cache.schema import (
+    REVISIONS,
     events,
     from_micros,
     rejected_events,
     sync_state,
     to_micros,
 )
-from audit_viewer.events import FRAME_COLUMNS, KNOWN_FIELDS, EventRow
-from audit_viewer.frame import ARROW_SCHEMA, frame_from_arrow
+from audit_viewer.events import FRAME_COLUMNS, EventRow
+
+if TYPE_CHECKING:  # pandas, pyarrow and alembic load when first used: a sync needs none of them
+    import pandas as pd
+    import pyarrow as pa
+    from alembic.config import Config
 
 ENV_CACHE = "AUDIT_VIEWER_CACHE"
 DEFAULT_FILE_NAME = "cache.sqlite3"
@@ -67,36 +64,7 @@ _UNMARKED_TABLES = {
     "0002": frozenset({"events", "sync_state", "rejected_events", VERSION_TABLE}),
 }
 _MIGRATION_LOCK_KEY = 0x4155_4449_5456  # any constant; names the PostgreSQL advisory lock
-_FETCH_ROWS = 100_000  # rows per Arrow record batch while loading; bounds the Python objects alive
 _FRAME_SELECT = [events.c[name] for name in FRAME_COLUMNS]
-# Rows as they come off the cursor; 32-bit string offsets (widened per batch afterwards)
-# because pyarrow builds those from Python objects much faster than large_string.
-_ROW_TYPE = pa.struct(
-    [(name, pa.int64() if name == "created_at" else pa.string()) for name in FRAME_COLUMNS]
-)
-# The ADBC SQLite driver types each result column after the values of its first batch, so a
-# column whose first rows are all NULL would come out as int64 and fail at its first text.
-# Nullable columns are therefore read as text that is never NULL plus an is-NULL flag column.
-_NULLABLE = tuple(name for name in FRAME_COLUMNS if events.c[name].nullable)
-# The raw JSON repeats every frame column (the description twice over); the frame only needs
-# the fields beyond them, which is a tenth of the text: a million events then fit in half the
-# memory. SQLite strips the known fields itself (valid JSON only, numbers kept verbatim); the
-# whole text stays in the cache for the detail pane (event_json).
-_EXTRA_FIELDS_ONLY = sa.case(
-    (
-        sa.func.json_valid(events.c.raw),
-        sa.func.json_remove(events.c.raw, *(f'$."{name}"' for name in sorted(KNOWN_FIELDS))),
-    ),
-    else_=events.c.raw,
-).label("raw")
-_ARROW_SELECT = [
-    sa.func.coalesce(events.c[name], "").label(name)
-    if name in _NULLABLE
-    else _EXTRA_FIELDS_ONLY
-    if name == "raw"
-    else events.c[name]
-    for name in FRAME_COLUMNS
-] + [events.c[name].is_(None).label(f"{name}_is_null") for name in _NULLABLE]
 # sqlite3_errstr() of SQLITE_CORRUPT and SQLITE_NOTADB: how ADBC's messages name a damaged file.
 _SQLITE_DAMAGED = ("database disk image is malformed", "file is not a database")
 _SQLITE_DAMAGED_CODES = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
@@ -198,18 +166,20 @@ class SyncState:
 
 def alembic_config() -> Config:
     """Alembic configuration for the cache's migrations (no ini file needed)."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS).replace("%", "%%"))
     return config
 
 
-@functools.cache
 def _known_revisions() -> tuple[frozenset[str], str]:
-    script = ScriptDirectory.from_config(alembic_config())
-    known = frozenset(rev.revision for rev in script.walk_revisions())
-    head = script.get_current_head()
-    assert head is not None, "the cache migrations have no head revision"
-    return known, head
+    """The schema revisions this version knows and its head, without loading Alembic.
+
+    Alembic (a fifth of a second to import) is only needed when a cache must be migrated;
+    ``schema.REVISIONS`` lists what its migrations define, and a test keeps the two equal.
+    """
+    return frozenset(REVISIONS), REVISIONS[-1]
 
 
 def _not_ours(display: str, why: str) -> CacheCorruptError:
@@ -454,7 +424,9 @@ class CacheStore:
         # write, so a damaged archive is never written to. It reads every page (about 1.5 s
         # per million events), which is why reading alone (the window, exports) skips it:
         # SQLite reports a damaged page it meets while reading, which becomes CacheCorruptError.
+        # A sync starts it in the background (check_writable) while its first requests run.
         self._verified = engine.dialect.name != "sqlite"
+        self._verifier: _Verifier | None = None
         # An SQLite file's frames are read by the ADBC SQLite driver, which steps the query and
         # builds the Arrow columns in C without the GIL (the sqlite3 module makes a Python
         # object per value first); read-only, so reading never writes to the archive.
@@ -543,6 +515,8 @@ class CacheStore:
 
     def close(self) -> None:
         """Close every connection (on SQLite this checkpoints and removes the WAL file)."""
+        if self._verifier is not None:
+            self._verifier.stop()
         self._engine.dispose()
 
     def __enter__(self) -> CacheStore:
@@ -557,7 +531,7 @@ class CacheStore:
     # -- transactions -----------------------------------------------------------------------
 
     @contextmanager
-    def _transaction(self, *, write: bool) -> Iterator[sa.Connection]:
+    def _transaction(self, *, write: bool, verify: bool = True) -> Iterator[sa.Connection]:
         if write and self.read_only:
             raise _needs_write(self.location, "it was opened read-only")
         try:
@@ -565,7 +539,7 @@ class CacheStore:
                 if write:
                     conn.execution_options(audit_viewer_write=self._write_wait)
                 with conn.begin():
-                    if write and not self._verified:
+                    if write and verify and not self._verified:
                         self._verify(conn)
                     yield conn
         except sa.exc.DBAPIError as exc:
@@ -615,13 +589,20 @@ class CacheStore:
 
     def check_writable(self) -> None:
         """Fail now, before a sync sends its first request, if it could not store what it
-        fetches: a read-only store, file, folder, mount or transaction, a database role that
-        may not write, or (SQLite) a damaged file."""
-        with self._transaction(write=True) as conn:
+        fetches: a read-only store, file, folder, mount or transaction, or a database role
+        that may not write.
+
+        An SQLite file's integrity check then starts on a thread of its own, so the requests
+        do not wait for it; the first write waits for its verdict (a damaged file is still
+        never written to).
+        """
+        with self._transaction(write=True, verify=False) as conn:
             # Changes nothing, yet needs what every write needs: SQLite's write lock on a
             # file it may write, PostgreSQL's UPDATE right outside a read-only transaction.
             statement = sa.update(sync_state).where(sa.false())
             conn.execute(statement.values(profile=sync_state.c.profile))
+        if not self._verified and self._verifier is None and self._arrow_uri is not None:
+            self._verifier = _Verifier(self._arrow_uri)
 
     def _check_readable(self) -> None:
         """What a read-only store opens must already be a cache at this version's schema."""
@@ -637,7 +618,10 @@ class CacheStore:
             )
 
     def _verify(self, conn: sa.Connection) -> None:
-        verdict = conn.exec_driver_sql("PRAGMA quick_check").scalar()
+        verifier, self._verifier = self._verifier, None
+        verdict = verifier.verdict() if verifier is not None else None
+        if verdict is None:  # not started, or it could not run: check here
+            verdict = conn.exec_driver_sql("PRAGMA quick_check").scalar()
         if verdict != "ok":
             raise _damaged(self.location, f"integrity check: {verdict}")
         self._verified = True
@@ -656,6 +640,8 @@ class CacheStore:
             if found.application_id == 0:  # a new SQLite cache, or one from before the mark
                 conn.exec_driver_sql(f"PRAGMA application_id = {APPLICATION_ID}")
             if found.revision != head:
+                from alembic import command
+
                 config = alembic_config()
                 config.attributes["connection"] = conn
                 command.upgrade(config, "head")
@@ -705,6 +691,8 @@ class CacheStore:
             .order_by(events.c.created_at.desc(), events.c.id)
             .limit(limit)
         )
+        from audit_viewer.frame import frame_from_arrow
+
         return frame_from_arrow(self._read_table(query))
 
     @property
@@ -731,6 +719,8 @@ class CacheStore:
         """
         if chunk_size < 1:
             raise ValueError("chunk_size must be at least 1")
+        from audit_viewer.frame import frame_from_arrow
+
         after: tuple[int, str] | None = None
         while True:
             query = sa.select(*_FRAME_SELECT).where(events.c.profile == profile)
@@ -752,11 +742,15 @@ class CacheStore:
 
     def _read_table(self, query: sa.Select[Any]) -> pa.Table:
         """Run a frame query (``_FRAME_SELECT`` columns) into an Arrow table in ARROW_SCHEMA."""
+        import adbc_driver_manager
+
+        from audit_viewer.cache import columnar
+
         if self._arrow_uri is None:
             with self._transaction(write=False) as conn:
-                return _fetch_table(conn, query)
+                return columnar.fetch_table(conn, query)
         try:
-            return _fetch_arrow(self._arrow_uri, query)
+            return columnar.fetch_arrow(self._arrow_uri, query, _BUSY_TIMEOUT_MS)
         except (adbc_driver_manager.Error, OSError) as exc:
             log.info("Error from the cache %s", self.location, exc_info=exc)
             detail = str(exc).split("\n", 1)[0]  # ADBC appends the query on the next lines
@@ -915,91 +909,40 @@ def event_values(profile: str, rows: Iterable[EventRow], seen_at: int) -> list[t
     ]
 
 
-def _fetch_table(conn: sa.Connection, query: sa.Select[Any]) -> pa.Table:
-    """Run ``query`` (columns in FRAME_COLUMNS order) into one Arrow table, through the DBAPI.
+class _Verifier:
+    """``PRAGMA quick_check`` of an SQLite file on a thread and a read-only connection of its
+    own; sqlite3 lets go of the GIL meanwhile, so the sync's requests go on."""
 
-    Straight off the DBAPI cursor, a batch at a time into Arrow columns: no SQLAlchemy Row and
-    no Python object per value outlives its batch. The cyclic garbage collector is paused
-    meanwhile, since it would otherwise rescan the batch's hundred thousand fresh tuples over
-    and over although none of them can be part of a cycle.
-    """
-    compiled = query.compile(dialect=conn.dialect)
-    params: Any = compiled.params
-    if compiled.positional:
-        params = tuple(compiled.params[name] for name in compiled.positiontup or ())
-    dbapi_connection = conn.connection.dbapi_connection
-    assert dbapi_connection is not None
-    # PostgreSQL: a server-side cursor, so the server streams instead of the driver buffering.
-    named = {"name": "audit_viewer_frame"} if conn.dialect.name == "postgresql" else {}
-    cursor = dbapi_connection.cursor(**named)
-    batches = []
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        cursor.execute(str(compiled), params)
-        while rows := cursor.fetchmany(_FETCH_ROWS):
-            # One C pass over the row tuples into a struct array, then its fields as columns.
-            record = pa.array(rows, type=_ROW_TYPE)
-            del rows
-            batches.append(
-                pa.RecordBatch.from_arrays(
-                    [
-                        column.cast(pa.timestamp("us", tz="UTC")).cast(field.type)
-                        if field.name == "created_at"
-                        else column.cast(field.type)
-                        for field, column in zip(ARROW_SCHEMA, record.flatten(), strict=True)
-                    ],
-                    schema=ARROW_SCHEMA,
-                )
-            )
-    finally:
-        cursor.close()
-        if collecting:
-            gc.enable()
-    # Left in chunks of _FETCH_ROWS: pandas' Arrow-backed columns are chunked anyway, and
-    # combining would copy every text column once more.
-    return pa.Table.from_batches(batches, ARROW_SCHEMA)
+    def __init__(self, read_uri: str) -> None:
+        self._connection: sqlite3.Connection | None = None
+        self._result: str | None = None
+        self._thread = threading.Thread(
+            target=self._run, args=(read_uri,), name="cache-check", daemon=True
+        )
+        self._thread.start()
 
+    def _run(self, read_uri: str) -> None:
+        try:
+            with closing(sqlite3.connect(read_uri, uri=True, check_same_thread=False)) as conn:
+                self._connection = conn
+                conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+                self._result = conn.execute("PRAGMA quick_check").fetchone()[0]
+        except sqlite3.Error:
+            log.debug("The background integrity check could not run", exc_info=True)
+        finally:
+            self._connection = None
 
-def _fetch_arrow(uri: str, query: sa.Select[Any]) -> pa.Table:
-    """Run ``query`` (``_FRAME_SELECT`` columns) on the SQLite file at ``uri`` with ADBC.
+    def verdict(self) -> str | None:
+        """ "ok", what is damaged, or None when the check could not run."""
+        self._thread.join()
+        return self._result
 
-    A connection of its own for the one statement: in WAL mode it reads a consistent snapshot
-    and neither holds up a sync writing meanwhile nor waits for it.
-    """
-    compiled = query.with_only_columns(*_ARROW_SELECT).compile(dialect=sqlite_dialect.dialect())
-    params = [compiled.params[name] for name in compiled.positiontup or ()]
-    with (
-        adbc_driver_sqlite.connect(uri) as database,
-        adbc_driver_manager.AdbcConnection(database) as connection,
-    ):
-        with adbc_driver_manager.AdbcStatement(connection) as pragma:
-            # As the SQLAlchemy connections: wait out a writer's rare exclusive moments (WAL
-            # recovery after a crash, the last connection removing the WAL) instead of failing.
-            pragma.set_sql_query(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-            pragma.execute_update()
-        with adbc_driver_manager.AdbcStatement(connection) as statement:
-            rows = adbc_driver_sqlite.StatementOptions.BATCH_ROWS.value
-            statement.set_options(**{rows: str(_FETCH_ROWS)})
-            statement.set_sql_query(str(compiled))
-            if params:
-                names = [str(i) for i in range(len(params))]
-                statement.bind(pa.record_batch([pa.array([v]) for v in params], names=names))
-            stream, _count = statement.execute_query()
-            fetched = pa.RecordBatchReader.from_stream(stream).read_all()
-    if fetched.num_rows == 0:  # no first batch to type the columns after
-        return ARROW_SCHEMA.empty_table()
-    values, flags = fetched.columns[: len(FRAME_COLUMNS)], fetched.columns[len(FRAME_COLUMNS) :]
-    is_null = dict(zip(_NULLABLE, flags, strict=True))
-    arrays = []
-    for name, column in zip(FRAME_COLUMNS, values, strict=True):
-        if name == "created_at":  # epoch microseconds
-            column = column.cast(pa.timestamp("us", tz="UTC"))
-        elif name in is_null:
-            missing = is_null[name].cast(pa.bool_())
-            column = pc.if_else(missing, pa.scalar(None, column.type), column)
-        arrays.append(column)
-    return pa.Table.from_arrays(arrays, names=list(FRAME_COLUMNS)).cast(ARROW_SCHEMA)
+    def stop(self) -> None:
+        connection = self._connection
+        if connection is not None:
+            with contextlib.suppress(sqlite3.Error):
+                connection.interrupt()
+        self._thread.join()
 
 
 def _time_or_none(value: int | None) -> datetime | None:
