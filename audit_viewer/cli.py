@@ -549,10 +549,11 @@ def cmd_profile_default(args: argparse.Namespace) -> int:
 # --- sandbox -------------------------------------------------------------------------------
 
 
-def cmd_sandbox(args: argparse.Namespace) -> int:
-    from audit_viewer.sandbox import Faults, SandboxServer
+def sandbox_faults(args: argparse.Namespace) -> Any:
+    """The sandbox's :class:`~audit_viewer.sandbox.Faults` from its command-line flags."""
+    from audit_viewer.sandbox import POISON_SAMPLE, Faults
 
-    faults = Faults(
+    return Faults(
         rate_limit_every=args.rate_limit_every,
         retry_after=args.retry_after,
         server_error_every=args.server_error_every,
@@ -561,11 +562,23 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         enforce_rate_limit=not args.no_rate_limit,
         malformed_every=args.malformed_every,
         repeat_across_pages=args.repeat_across_pages,
+        raw_events=list(POISON_SAMPLE) if args.poison else [],
+        forbidden_message=args.forbidden_message,
+        cycle_cursors=args.cycle_cursors,
+        repeat_page_forever=args.repeat_page_forever,
+        empty_pages_forever=args.empty_pages_forever,
+        trickle_seconds=args.trickle,
+        drop_mid_body_every=args.drop_mid_body_every,
     )
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from audit_viewer.sandbox import SandboxServer
+
     server = SandboxServer(
         events=args.events,
         seed=args.seed,
-        faults=faults,
+        faults=sandbox_faults(args),
         host=args.host,
         port=args.port,
         admin=not args.forbidden,
@@ -717,6 +730,8 @@ examples:
   audit-viewer sandbox --port 0 --events 100000   a free port, a bigger archive
   audit-viewer sandbox --rate-limit-every 5 --token-ttl 30
                                                   exercise retries and logging in again
+  audit-viewer sandbox --poison --cycle-cursors   a hostile platform: odd events, and
+                                                  paging that never ends
 """
 
 
@@ -986,6 +1001,44 @@ def build_parser() -> argparse.ArgumentParser:
     )
     faults.add_argument(
         "--no-rate-limit", action="store_true", help="do not enforce the 10 requests/second limit"
+    )
+    faults.add_argument(
+        "--poison",
+        action="store_true",
+        help="add events with poisoned times (year 1, 9999), NUL, lone surrogates, invalid "
+        "UTF-8, and entries that are no event",
+    )
+    faults.add_argument(
+        "--cycle-cursors", action="store_true", help="cursors cycle A -> B -> A from page 3"
+    )
+    faults.add_argument(
+        "--repeat-page-forever",
+        action="store_true",
+        help="every page is the first one again, under a fresh cursor",
+    )
+    faults.add_argument(
+        "--empty-pages-forever",
+        action="store_true",
+        help="after the last page, empty pages with fresh cursors, forever",
+    )
+    faults.add_argument(
+        "--trickle",
+        type=_non_negative_float,
+        default=0.0,
+        metavar="S",
+        help="send list bodies one byte every S seconds (a stalled proxy)",
+    )
+    faults.add_argument(
+        "--drop-mid-body-every",
+        type=_int_between(0),
+        default=0,
+        metavar="N",
+        help="cut every Nth list response off half way through its body",
+    )
+    faults.add_argument(
+        "--forbidden-message",
+        metavar="TEXT",
+        help="answer every list request 403 with this reason",
     )
     faults.add_argument(
         "--forbidden",

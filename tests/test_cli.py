@@ -684,6 +684,59 @@ def test_ctrl_c_cancels_a_sync_cleanly_and_the_next_one_finishes(cache: str) -> 
         }
 
 
+def test_the_sandbox_command_plays_every_hostile_mode() -> None:
+    from audit_viewer.sandbox import POISON_SAMPLE, Faults
+
+    parser = cli.build_parser()
+    assert cli.sandbox_faults(parser.parse_args(["sandbox"])) == Faults()
+    hostile = parser.parse_args(
+        [
+            "sandbox",
+            "--poison",
+            "--cycle-cursors",
+            "--repeat-page-forever",
+            "--empty-pages-forever",
+            "--trickle",
+            "5",
+            "--drop-mid-body-every",
+            "3",
+            "--forbidden-message",
+            "Audit log is not enabled for this tenant",
+            "--rate-limit-every",
+            "2",
+            "--retry-after",
+            "86400",
+            "--server-error-every",
+            "4",
+            "--malformed-every",
+            "6",
+            "--repeat-across-pages",
+            "--slow-page",
+            "0.5",
+            "--token-ttl",
+            "30",
+            "--no-rate-limit",
+        ]
+    )
+    assert cli.sandbox_faults(hostile) == Faults(
+        rate_limit_every=2,
+        retry_after=86400.0,
+        server_error_every=4,
+        token_ttl=30.0,
+        slow_page_seconds=0.5,
+        enforce_rate_limit=False,
+        malformed_every=6,
+        repeat_across_pages=True,
+        raw_events=list(POISON_SAMPLE),
+        forbidden_message="Audit log is not enabled for this tenant",
+        cycle_cursors=True,
+        repeat_page_forever=True,
+        empty_pages_forever=True,
+        trickle_seconds=5.0,
+        drop_mid_body_every=3,
+    )
+
+
 def test_sandbox_command_serves_until_ctrl_c() -> None:
     from audit_viewer.api import PlatformClient
 

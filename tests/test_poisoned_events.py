@@ -183,6 +183,29 @@ def test_the_command_line_sync_says_how_many_were_flagged_or_kept_aside(
     )
 
 
+def test_the_sandboxs_poison_sample_is_stored_flagged_or_kept_aside(cache_url):
+    """What `audit-viewer sandbox --poison` serves, as the archive takes it."""
+    from audit_viewer.sandbox import POISON_SAMPLE
+
+    with (
+        SandboxServer(events=50, seed=4, faults=Faults(raw_events=list(POISON_SAMPLE))) as srv,
+        CacheStore.open(cache_url) as store,
+        PlatformClient(srv.url, srv.client_id, srv.secret) as client,
+    ):
+        result = SyncEngine(client, store, PROFILE, chunk=timedelta(days=30)).run()
+        frame = store.load_frame(PROFILE)
+    flags = {i: f for i, f in zip(frame["id"], frame["flags"], strict=True) if f}
+    assert flags == {
+        "poison-go-zero": "time",
+        "poison-9999": "time",
+        "poison-epoch": "time",
+        "poison-nul": "text",
+        "poison-surrogate": "text",
+        "poison-bytes": "text",
+    }
+    assert (result.flagged, result.rejected) == (6, 2)
+
+
 def test_normalize_flags_times_against_their_arrival():
     received = datetime(2026, 12, 1, tzinfo=UTC)
 

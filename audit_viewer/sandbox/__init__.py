@@ -1,5 +1,5 @@
 """A sandbox platform server: the audit-log API on loopback with synthetic events."""
 
-from audit_viewer.sandbox.server import Faults, SandboxServer, ServerStats
+from audit_viewer.sandbox.server import POISON_SAMPLE, Faults, SandboxServer, ServerStats
 
-__all__ = ["Faults", "SandboxServer", "ServerStats"]
+__all__ = ["POISON_SAMPLE", "Faults", "SandboxServer", "ServerStats"]

@@ -54,6 +54,25 @@ JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 _MALFORMED_BODY = b"<html><body><h1>502 Bad Gateway</h1>upstream hiccup</body></html>"
 
 
+#: A sample of what hostile servers send (``audit-viewer sandbox --poison``): events with
+#: poisoned times (Go's zero time, the year 9999, the Unix epoch), text no column can store
+#: (NUL, a lone surrogate escape, invalid UTF-8 bytes), and entries no event can be made of.
+POISON_SAMPLE: tuple[bytes, ...] = (
+    b'{"id":"poison-go-zero","created_at":"0001-01-01T00:00:00Z","action":"Ticket created",'
+    b'"user_name":"gopher"}',
+    b'{"id":"poison-9999","created_at":"9999-12-31T23:59:59.999Z","action":"Ticket created"}',
+    b'{"id":"poison-epoch","created_at":"1970-01-01T00:00:00Z","action":"Findings exported"}',
+    b'{"id":"poison-nul","created_at":"2026-11-20T10:00:00Z","action":"Ticket created",'
+    b'"description":"before\\u0000after"}',
+    b'{"id":"poison-surrogate","created_at":"2026-11-20T11:00:00Z","action":"Ticket created",'
+    b'"description":"lone \\ud800 surrogate"}',
+    b'{"id":"poison-bytes","created_at":"2026-11-20T12:00:00Z","action":"Ticket created",'
+    b'"description":"invalid \xff\xfe UTF-8"}',
+    b'{"created_at":"2026-11-20T13:00:00Z","action":"an entry without an id"}',
+    b'{"id":"poison-bad-time","created_at":"yesterday","action":"Ticket created"}',
+)
+
+
 @dataclass
 class Faults:
     """Misbehaviour on demand. Counters are over list requests, starting at 1.
