@@ -410,7 +410,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise CliError(str(exc), EXIT_EXPORT) from None
     except CacheError as exc:
         raise CliError(str(exc), EXIT_CACHE) from None
-    print(f"Exported {_plural(rows, 'event')} to {target_name}", file=sys.stderr)
+    summary = f"Exported {_plural(rows, 'event')} to {target_name}"
+    log.info("%s (query %r)", summary, args.query or "")
+    print(summary, file=sys.stderr)
     return EXIT_OK
 
 

@@ -21,9 +21,9 @@ from audit_viewer.cache import (
     CacheStore,
     CacheTooNewError,
     SyncState,
+    columnar,
     resolve_cache_url,
 )
-from audit_viewer.cache import columnar
 from audit_viewer.cache import store as store_module
 from audit_viewer.cache.schema import metadata
 from audit_viewer.events import FRAME_COLUMNS, normalize_event
