@@ -26,6 +26,8 @@ from urllib.parse import urlsplit
 
 import platformdirs
 
+from audit_viewer import urls
+
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
 
@@ -162,15 +164,12 @@ def check_profile_name(name: str) -> str:
 def check_base_url(url: str) -> str:
     """Refuse a base URL the client would refuse anyway, early, when a profile is saved.
 
-    The rule is the client's own (``audit_viewer.api.check_base_url``), so a profile can never
-    hold a URL that sync would then reject.
+    The rule is the client's own (:mod:`audit_viewer.urls`), so a profile can never hold a URL
+    that sync would then reject.
     """
-    from audit_viewer.api import InsecureURLError
-    from audit_viewer.api import check_base_url as client_check  # requests only when needed
-
     try:
-        return client_check(url)
-    except InsecureURLError as exc:
+        return urls.check_base_url(url)
+    except urls.BadURLError as exc:
         raise ConfigError(str(exc)) from None
 
 

@@ -1,10 +1,12 @@
-"""Everything below the window stays Qt-free, so the command line runs without a display."""
+"""The package's layers: everything below the window stays Qt-free, so the command line runs
+without a display, and no module imports another that imports it back, even from a function."""
 
 from __future__ import annotations
 
 import ast
 import subprocess
 import sys
+from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
 import audit_viewer
@@ -40,3 +42,59 @@ def test_the_command_line_and_core_load_without_qt() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     ).stdout
     assert out.strip().splitlines()[-1] == "[]"
+
+
+def _module_name(path: Path) -> str:
+    parts = [PACKAGE.name, *path.relative_to(PACKAGE).with_suffix("").parts]
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {_module_name(path): path for path in PACKAGE.rglob("*.py")}
+
+
+def _runtime_imports(name: str, path: Path) -> set[str]:
+    """The package's modules that ``name`` imports when it runs: at module level or inside a
+    function alike; only ``if TYPE_CHECKING:`` blocks are left out, since they never run."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    static = {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        for statement in node.body
+        for inner in ast.walk(statement)
+    }
+
+    def owner(dotted: str) -> str | None:  # the module (or package) a dotted name lives in
+        while dotted and dotted not in MODULES:
+            dotted = dotted.rpartition(".")[0]
+        return dotted or None
+
+    found: set[str | None] = set()
+    for node in ast.walk(tree):
+        if id(node) in static:
+            continue
+        if isinstance(node, ast.Import):
+            found |= {owner(alias.name) for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative: from the module's package upwards
+                package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+                for _ in range(node.level - 1):
+                    package = package.rpartition(".")[0]
+                base = f"{package}.{base}".rstrip(".")
+            for alias in node.names:
+                full = f"{base}.{alias.name}"
+                found.add(full if full in MODULES else owner(base))
+    return {module for module in found if module is not None and module != name}
+
+
+def test_no_module_imports_one_that_imports_it_back() -> None:
+    graph = {name: _runtime_imports(name, path) for name, path in MODULES.items()}
+    assert graph["audit_viewer.config"] >= {"audit_viewer.urls"}  # the walk sees imports
+    assert "audit_viewer.cache.columnar" in graph["audit_viewer.cache.store"]  # in a function
+    assert graph["audit_viewer.urls"] == set()  # the URL rule depends on nothing of ours
+    try:
+        tuple(TopologicalSorter(graph).static_order())
+    except CycleError as exc:
+        cycle = " -> ".join(exc.args[1])
+        raise AssertionError(f"import cycle: {cycle}") from None

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -38,7 +37,7 @@ from urllib3.exceptions import (
 )
 from urllib3.util.retry import Retry
 
-from audit_viewer import __version__, logs
+from audit_viewer import __version__, logs, urls
 from audit_viewer.api.errors import (
     AuthenticationError,
     BadRequestError,
@@ -54,7 +53,6 @@ from audit_viewer.events import format_timestamp
 log = logging.getLogger(__name__)
 
 #: Hosts that may be reached over plain ``http://`` (the sandbox and tests).
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 MAX_PAGE_SIZE = 1000
 #: Statuses the contract calls transient: retried by urllib3, then a ServerUnavailableError.
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -190,30 +188,11 @@ def _window(start: datetime | None, end: datetime | None) -> str:
 
 
 def check_base_url(url: str) -> str:
-    """Validate a base URL and return it without a trailing slash.
-
-    Only ``https://`` is accepted, except plain ``http://`` to a loopback host.
-    """
+    """The base URL without a trailing slash, or InsecureURLError (see :mod:`audit_viewer.urls`)."""
     try:
-        parts = urlsplit(url.strip())
-        host = parts.hostname
-        _ = parts.port  # raises ValueError on a bad port
-    except ValueError:
-        parts, host = None, None
-    if parts is None or not host or parts.scheme.lower() not in ("http", "https"):
-        raise InsecureURLError(
-            f"{url!r} is not a platform URL; it must look like https://api.example.com."
-        )
-    scheme = parts.scheme.lower()
-    if parts.username or parts.password:
-        raise InsecureURLError("The platform URL must not contain a user name or password.")
-    if scheme == "http" and host not in LOOPBACK_HOSTS:
-        raise InsecureURLError(
-            f"Refusing plain http:// for {host}: the secret and the audit log would cross the "
-            "network unencrypted. Use https:// (http:// is allowed only for 127.0.0.1, ::1 "
-            "and localhost)."
-        )
-    return f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+        return urls.check_base_url(url)
+    except urls.BadURLError as exc:
+        raise InsecureURLError(str(exc)) from None
 
 
 def _was_retried(response: requests.Response) -> bool:
