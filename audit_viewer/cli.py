@@ -24,6 +24,7 @@ from audit_viewer import __version__, config, logs
 from audit_viewer.config import APP_NAME as PROG
 
 if TYPE_CHECKING:
+    from audit_viewer.cache import CacheStore
     from audit_viewer.sync import SyncProgress
 
 log = logging.getLogger(__name__)
@@ -124,7 +125,8 @@ def _run_cancellable[T](work: Callable[[threading.Event], T]) -> T:
             pass
     if "error" in outcome:
         raise outcome["error"]
-    return outcome["result"]
+    result: T = outcome["result"]
+    return result
 
 
 # --- sync ----------------------------------------------------------------------------------
@@ -335,7 +337,7 @@ def _require_existing_cache(cache_url: str | None) -> None:
             raise CliError(f"No cache at {path}: run `{PROG} sync` first, or pass --cache")
 
 
-def _export_profile(cache: Any, wanted: str | None) -> str:
+def _export_profile(cache: CacheStore, wanted: str | None) -> str:
     profiles = sorted(cache.profiles())
     if wanted is not None:
         if wanted not in profiles:
@@ -675,7 +677,7 @@ def _subcommand(
     epilog: str,
 ) -> argparse.ArgumentParser:
     """A subcommand with the common options and an epilog of examples laid out as written."""
-    return commands.add_parser(
+    sub: argparse.ArgumentParser = commands.add_parser(
         name,
         parents=[common],
         help=help,
@@ -683,6 +685,7 @@ def _subcommand(
         epilog=epilog,
         formatter_class=_HelpFormatter,
     )
+    return sub
 
 
 SYNC_EPILOG = f"""\
@@ -1161,7 +1164,8 @@ def _main(argv: list[str]) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     with logs.session(level=args.log_level, verbosity=args.verbose):
         try:
-            return args.handler(args)
+            code: int = args.handler(args)
+            return code
         except CliError as exc:
             log.info("%s failed: %s", args.command, exc)
             _print_error(str(exc), exc.details)

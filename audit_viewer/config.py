@@ -342,6 +342,7 @@ class SecretStore:
 
     def __init__(self, backend: KeyringBackend | None = None) -> None:
         self.reason = ""
+        self._backend: KeyringBackend | None
         try:
             import keyring
 

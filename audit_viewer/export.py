@@ -208,7 +208,7 @@ class _Sink:
 
         def write(data: bytes | memoryview) -> None:
             if text:  # a text stream takes str; the CSV is built as UTF-8 bytes
-                self.guarded(lambda: self.stream.write(bytes(data).decode()))  # type: ignore[arg-type]
+                self.guarded(lambda: self.stream.write(bytes(data).decode()))  # type: ignore[call-overload]
             else:
                 self.guarded(lambda: self.stream.write(data))  # type: ignore[arg-type]
 

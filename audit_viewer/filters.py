@@ -63,7 +63,7 @@ class FilterState:
     @cached_property
     def parsed(self) -> dict[str, Query | QueryError]:
         """Each non-blank text part, parsed: ``"search"`` and column keys."""
-        parts = [(SEARCH, self.search, None)]
+        parts: list[tuple[str, str, tuple[str, ...] | None]] = [(SEARCH, self.search, None)]
         parts += [
             (column, text, COLUMN_FILTER_FIELDS.get(column, (column,)))
             for column, text in self.text_filters.items()

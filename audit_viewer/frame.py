@@ -117,14 +117,14 @@ def _sorted_indices(values: pa.Array | pa.ChunkedArray, ascending: bool) -> np.n
     """Arrow's stable sort; its default null placement is at the end, in either direction."""
     direction = "ascending" if ascending else "descending"
     indices = pc.sort_indices(values, sort_keys=[("", direction)])
-    return indices.to_numpy().astype(np.int64, copy=False)
+    return np.asarray(indices.to_numpy(), dtype=np.int64)
 
 
 def _few_distinct(text: pa.Array | pa.ChunkedArray) -> bool:
     """Whether an evenly spread sample of the column repeats its values a lot."""
     picks = np.linspace(0, len(text) - 1, min(len(text), _DISTINCT_SAMPLE)).astype(np.int64)
     sample = text.take(pa.array(np.unique(picks)))
-    return pc.count_distinct(sample, mode="all").as_py() <= len(sample) * _FEW_DISTINCT
+    return bool(pc.count_distinct(sample, mode="all").as_py() <= len(sample) * _FEW_DISTINCT)
 
 
 def _ranked_order(text: pa.Array | pa.ChunkedArray, ascending: bool) -> np.ndarray:

@@ -98,10 +98,10 @@ class RedactingFormatter(logging.Formatter):
         return redact(super().format(record))
 
 
-class _StderrHandler(logging.StreamHandler):
+class _StderrHandler(logging.StreamHandler[Any]):
     """Writes to whatever ``sys.stderr`` is now (rich redirects it while a progress bar is live)."""
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> Any:
         return sys.stderr
 
@@ -146,7 +146,7 @@ class _LogFileHandler(logging.handlers.RotatingFileHandler):
             super().handleError(record)  # a malformed log call: a bug, reported by logging
             return
         self.failed = True
-        stream, self.stream = self.stream, None  # type: ignore[assignment]
+        stream, self.stream = self.stream, None
         if stream is not None:
             with contextlib.suppress(OSError):
                 stream.close()

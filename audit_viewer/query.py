@@ -443,7 +443,7 @@ def time_mask(df: pd.DataFrame, op: str, bound: datetime) -> np.ndarray:
         created = created.dt.tz_localize(UTC)
     stamp = pd.Timestamp(bound)
     result = created >= stamp if op == "after" else created < stamp
-    return result.to_numpy(dtype=bool)
+    return np.asarray(result.to_numpy(dtype=bool))
 
 
 class _Kept:
@@ -598,7 +598,7 @@ class _Column:
         if not per_value.any():  # the usual case for a word in another column: no gather
             return np.zeros(len(indices), dtype=bool)
         if within is None:
-            return per_value[indices]
+            return np.asarray(per_value[indices])
         hits = np.zeros(len(indices), dtype=bool)
         hits[within] = per_value[indices[within]]
         return hits

@@ -94,12 +94,12 @@ def _guarded[**P](
     and a refused second sync must not overwrite the running one's state.
     """
 
-    @functools.wraps(run)
-    def guarded(engine: SyncEngine, *args: P.args, **kwargs: P.kwargs) -> SyncResult:
+    def guarded(engine: SyncEngine, /, *args: P.args, **kwargs: P.kwargs) -> SyncResult:
         engine._store.check_writable()
         with engine._store.sync_lock(engine.profile):
             return run(engine, *args, **kwargs)
 
+    functools.update_wrapper(guarded, run)  # a statement: wraps() would retype the function
     return guarded
 
 

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 from importlib.metadata import metadata
+from pathlib import Path
 
 import PySide6
 from packaging.specifiers import SpecifierSet
@@ -108,3 +109,17 @@ def test_ten_thousand_model_resets_and_emits_survive():
     )
     assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stderr[-2000:]}"
     assert proc.stdout.strip() == f"ok {ROUNDS}"
+
+
+def test_the_qt_free_core_type_checks_strictly() -> None:
+    """mypy --strict over everything below the window (settings in pyproject.toml)."""
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy", "--no-incremental"],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith("Success: no issues found")

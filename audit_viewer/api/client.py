@@ -173,7 +173,7 @@ def _backoff(failures: int, factor: float) -> float:
     """Seconds before retry number ``failures``: exponential with jitter, from the first."""
     if failures == 0:
         return 0.0
-    delay = factor * 2 ** (failures - 1) + random.random() * factor
+    delay = factor * 2.0 ** (failures - 1) + random.random() * factor
     return min(_BACKOFF_MAX, delay)
 
 
@@ -458,7 +458,7 @@ class PlatformClient:
         try:
             # Where requests keeps a body it read itself, so .content, .text and .json() work.
             response._content = self._read_body(response.raw, deadline)
-            response._content_consumed = True
+            response._content_consumed = True  # type: ignore[attr-defined]
         finally:
             response.close()  # back to the pool when read whole, else the connection is closed
         return response

@@ -150,7 +150,9 @@ class SharedRateLimiter:
                 if wait <= 0:
                     return
                 self._sleep(wait)  # with the file unlocked, so other processes go on
-            self._fallback.acquire()
+            fallback = self._fallback
+            assert fallback is not None  # set by _fall_back
+            fallback.acquire()
 
     def _try_to_count(self) -> float:
         """Count one request if it fits in the window (0), else the seconds until it would."""

@@ -543,8 +543,8 @@ class CacheStore:
                         self._verify(conn)
                     yield conn
         except sa.exc.DBAPIError as exc:
-            raise self._translate(exc.orig, exc) from exc
-        except self._dbapi.Error as exc:  # from the raw cursor of _fetch_table
+            raise self._translate(exc.orig or exc, exc) from exc
+        except self._dbapi.Error as exc:  # from the raw cursor of columnar.fetch_table
             raise self._translate(exc, exc) from exc
 
     def _translate(self, error: BaseException, raised: BaseException) -> CacheError:
