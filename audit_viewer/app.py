@@ -217,7 +217,7 @@ def create_window(argv: list[str]) -> MainWindow:
     if startup.warning:
         window.banner.show_message(startup.warning)
     if args.demo:
-        call_soon(window.start_sync)
+        call_soon(window.sync.start)
     return window
 
 

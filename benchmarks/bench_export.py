@@ -48,7 +48,7 @@ from _synthetic import SYNTHETIC_NOW, synthetic_frame
 from audit_viewer.export import CSV_COLUMNS, write_csv
 from audit_viewer.filters import FilterState
 from audit_viewer.frame import frame_from_arrow, take_chunks
-from audit_viewer.ui.main_window import EXPORT_CHUNK  # no window is made: only the constant
+from audit_viewer.ui.export_controller import EXPORT_CHUNK  # no window: only the constant
 
 #: The filtered export's search bar text.
 SEARCH = "ignored"

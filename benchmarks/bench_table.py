@@ -132,7 +132,7 @@ def run_app(path: Path, repeat: int, searches: dict[str, str]) -> dict[str, floa
                 first = time.perf_counter() - start
                 break
             time.sleep(0.001)
-        while window.loading:
+        while window.loader.loading:
             QApplication.processEvents()
             time.sleep(0.001)
         settle()

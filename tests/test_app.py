@@ -19,16 +19,16 @@ def test_no_arguments_opens_the_default_cache_offline(qtbot, isolated_home):
     qtbot.addWidget(win)
     assert win.windowTitle() == "audit-viewer"
     assert win.model.rowCount() == 0
-    assert win.is_offline()
+    assert win.session.offline
     text = win.status_label.text()
     assert "Showing 0 of 0 events" in text and "offline" in text
-    assert str(Path(isolated_home).resolve()) in win.store.url
+    assert str(Path(isolated_home).resolve()) in win.session.store.url
     # A newcomer is welcomed with the way forward, not an empty table and nothing else.
     assert win.banner.isVisibleTo(win) and win.banner.kind == "info"
     assert "--demo" in win.banner.text.text()
     assert win.banner.action_button.text() == "New profile…"
-    win.act_sync.trigger()  # nothing to sync with: says so, does not crash
-    assert win.banner.isVisibleTo(win) and win.sync_thread is None
+    win.acts.sync.trigger()  # nothing to sync with: says so, does not crash
+    assert win.banner.isVisibleTo(win) and win.sync.thread is None
     assert win.banner.kind == "error" and "No profile" in win.banner.text.text()
     win.close()
 
@@ -36,7 +36,7 @@ def test_no_arguments_opens_the_default_cache_offline(qtbot, isolated_home):
 def test_utc_flag_shows_times_in_utc(qtbot, tmp_path):
     win = create_window(["--cache", str(tmp_path / "c.sqlite3"), "--utc"])
     qtbot.addWidget(win)
-    assert win.model.is_utc and win.act_utc.isChecked()
+    assert win.model.is_utc and win.acts.utc.isChecked()
     assert win.model.headerData(0, Qt.Orientation.Horizontal) == "Time (UTC)"
     win.close()
 
@@ -79,7 +79,7 @@ def test_saved_default_profile_is_used(qtbot, tmp_path, sandbox, monkeypatch):
     win = create_window(["--cache", str(tmp_path / "c.sqlite3")])
     qtbot.addWidget(win)
     assert win.windowTitle() == "audit-viewer — prod"
-    assert not win.is_offline()
+    assert not win.session.offline
     assert "never synced" in win.status_label.text()
     assert win.model.is_utc  # the profile's time zone
     win.close()
@@ -93,7 +93,7 @@ def test_demo_syncs_from_an_in_process_sandbox_and_cleans_up(qtbot):
         pass  # the demo starts its sync from the event loop
     assert not blocker.args[0].cancelled
     assert win.model.rowCount() == 1200
-    cache_file = Path(win.store.url.removeprefix("sqlite:///"))
+    cache_file = Path(win.session.store.url.removeprefix("sqlite:///"))
     assert cache_file.exists()
     win.close()
     assert not cache_file.parent.exists()
@@ -186,5 +186,5 @@ def test_an_explicit_cache_shows_its_own_events(qtbot, tmp_path, sandbox):
     qtbot.addWidget(win)
     assert win.windowTitle() == "audit-viewer — acme"
     assert win.model.rowCount() == 10
-    assert win.is_offline()  # no saved profile "acme": browse only
+    assert win.session.offline  # no saved profile "acme": browse only
     win.close()

@@ -175,7 +175,7 @@ def test_quit_closes_the_window_the_normal_way(qtbot, window, reporter):
     assert reporter.dialog is None
     # Closed through shutdown(): the layout is saved and the cache closed (its WAL folded in).
     assert Path(config.config_dir(), "window.ini").exists()
-    assert not Path(window.store.location + "-wal").exists()
+    assert not Path(window.session.store.location + "-wal").exists()
 
 
 def test_the_app_installs_the_reporter_for_its_event_loop(qtbot, tmp_path, monkeypatch):
@@ -219,7 +219,7 @@ def test_an_error_during_a_sync_leaves_a_complete_cache(qtbot, tmp_path, sandbox
 
             win.syncProgress.connect(buggy)
             with qtbot.waitSignal(win.syncFinished, timeout=120_000) as done:
-                win.start_sync()
+                win.sync.start()
             assert not done.args[0].cancelled
             assert reporter.dialog is not None  # shown once, however many pages failed
             assert "ZeroDivisionError" in reporter.dialog.summary_label.text()

@@ -35,7 +35,7 @@ from audit_viewer.events import normalize_event
 from audit_viewer.filters import FilterState
 from audit_viewer.sandbox import Faults, SandboxServer
 from audit_viewer.sync import SyncEngine
-from audit_viewer.ui import main_window as main_window_module
+from audit_viewer.ui import export_controller, load_controller
 from audit_viewer.ui import status
 from audit_viewer.ui import workers as workers_module
 from audit_viewer.ui.table_model import (
@@ -147,15 +147,15 @@ def test_window_shows_the_cache_with_named_widgets(window, cache_path):
 
 def test_a_big_cache_loads_behind_a_shown_window(qtbot, cache_path, saved_profile, monkeypatch):
     # Every cache counts as big here: the window must appear at once and fill in when loaded.
-    monkeypatch.setattr(main_window_module, "BACKGROUND_LOAD_EVENTS", 1)
+    monkeypatch.setattr(load_controller, "BACKGROUND_LOAD_EVENTS", 1)
     win = create_window(["--cache", str(cache_path), "--profile", PROFILE])
     qtbot.addWidget(win)
     total = 1500 + len(BIG)
-    assert win.loading and win.model.rowCount() == 0
+    assert win.loader.loading and win.model.rowCount() == 0
     assert win.status_label.text() == f"Loading {total:,} cached events…"
-    win.act_sync.trigger()  # waits for the load instead of racing it
-    assert win.sync_thread is None
-    qtbot.waitUntil(lambda: not win.loading, timeout=20_000)
+    win.acts.sync.trigger()  # waits for the load instead of racing it
+    assert win.sync.thread is None
+    qtbot.waitUntil(lambda: not win.loader.loading, timeout=20_000)
     assert win.model.rowCount() == total
     assert f"Showing {total:,} of {total:,} events" in win.status_label.text()
     win.close()
@@ -164,7 +164,7 @@ def test_a_big_cache_loads_behind_a_shown_window(qtbot, cache_path, saved_profil
 def test_a_big_cache_paints_its_newest_events_before_the_rest(
     qtbot, cache_path, saved_profile, monkeypatch
 ):
-    monkeypatch.setattr(main_window_module, "BACKGROUND_LOAD_EVENTS", 1)
+    monkeypatch.setattr(load_controller, "BACKGROUND_LOAD_EVENTS", 1)
     monkeypatch.setattr(workers_module.LoadWorker, "FIRST_PAGE", 100)
     rest_may_load = threading.Event()
     load_everything = workers_module.searchable_frame
@@ -178,7 +178,7 @@ def test_a_big_cache_paints_its_newest_events_before_the_rest(
     qtbot.addWidget(win)
     total = 1500 + len(BIG)
     qtbot.waitUntil(lambda: win.model.rowCount() > 0, timeout=20_000)
-    assert win.loading and win.model.rowCount() == 100
+    assert win.loader.loading and win.model.rowCount() == 100
     assert win.status_label.text() == (
         f"Showing the newest 100 of {total:,} events; loading the rest…"
     )
@@ -188,7 +188,7 @@ def test_a_big_cache_paints_its_newest_events_before_the_rest(
     win.set_filters(win.filters.with_search(newest[0]))  # filters work on what is shown
     assert win.model.rowCount() == 1
     rest_may_load.set()
-    qtbot.waitUntil(lambda: not win.loading, timeout=20_000)
+    qtbot.waitUntil(lambda: not win.loader.loading, timeout=20_000)
     assert win.model.rowCount() == 1 and len(win.model.frame) == total
     win.close()
 
@@ -202,7 +202,7 @@ def test_the_detail_pane_shows_the_whole_json_the_platform_sent(window):
     raw_view = window.detail.findChild(QPlainTextEdit, "rawJson")
     shown = json.loads(raw_view.toPlainText())
     assert shown["id"] == record["id"] and shown["description"] == record["description"]
-    assert shown == json.loads(window.store.event_json(PROFILE, record["id"]))
+    assert shown == json.loads(window.session.store.event_json(PROFILE, record["id"]))
 
 
 def test_every_menu_action_shows_its_shortcut(window):
@@ -329,7 +329,7 @@ def test_each_column_filter_narrows_the_rows(window, qtbot):
     assert window.model.rowCount() == expected_count(window, fs)
 
     with qtbot.waitSignal(window.filtersApplied, timeout=3000):
-        window.act_clear.trigger()
+        window.acts.clear.trigger()
     assert window.model.rowCount() == len(frame)
 
 
@@ -390,14 +390,14 @@ def test_copy_cells_and_rows(window):
     model, selection = window.model, window.table.selectionModel()
     selection.select(model.index(0, COL_ACTION), QItemSelectionModel.SelectionFlag.ClearAndSelect)
     window.table.setFocus()
-    window.act_copy.trigger()
+    window.acts.copy.trigger()
     assert QGuiApplication.clipboard().text() == model.index(0, COL_ACTION).data() + "\n"
 
     selection.select(
         model.index(1, 0),
         QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows,
     )
-    window.act_copy.trigger()
+    window.acts.copy.trigger()
     lines = QGuiApplication.clipboard().text().splitlines()
     assert lines[0].split("\t")[:4] == [
         model.headerData(c, Qt.Orientation.Horizontal) for c in (0, 1, 2, 3)
@@ -405,7 +405,7 @@ def test_copy_cells_and_rows(window):
     assert lines[1].split("\t")[1] == model.index(1, COL_USER).data()
 
     window.table.setCurrentIndex(model.index(1, 0))
-    window.act_copy_csv.trigger()
+    window.acts.copy_csv.trigger()
     rows = list(csv.reader(QGuiApplication.clipboard().text().splitlines()))
     assert rows[0][:2] == ["id", "created_at"]
     assert rows[1][0] == model.record(1)["id"]
@@ -416,7 +416,7 @@ def test_filter_on_this_value(window, qtbot):
     window.table.setCurrentIndex(index)
     action = index.data()
     with qtbot.waitSignal(window.filtersApplied, timeout=3000):
-        window.act_filter_value.trigger()
+        window.acts.filter_value.trigger()
     shown = window.model.frame["action"].take(window.model.visible_indices())
     assert set(shown) == {action}
     assert window.model.rowCount() == expected_count(
@@ -432,7 +432,7 @@ def test_filter_on_an_extra_field_value(window, qtbot):
     chosen = window.model.record(0)["id"]
     window.table.setCurrentIndex(index)
     with qtbot.waitSignal(window.filtersApplied, timeout=3000):
-        window.act_filter_value.trigger()
+        window.acts.filter_value.trigger()
     assert window.filters.text_filters == {"bytes_sent": '="5000000000"'}
     assert window.model.rowCount() == 1
     assert window.model.record(0)["id"] == chosen
@@ -448,7 +448,7 @@ def save_to(monkeypatch, path: Path):
         calls.append(Path(directory).name)
         return str(path), filter_text
 
-    monkeypatch.setattr(main_window_module.QFileDialog, "getSaveFileName", staticmethod(fake))
+    monkeypatch.setattr(export_controller.QFileDialog, "getSaveFileName", staticmethod(fake))
     return calls
 
 
@@ -483,13 +483,13 @@ def test_save_as_csv_writes_exactly_the_rows_shown(window, qtbot, tmp_path, monk
 
 
 def test_large_export_runs_in_the_background_with_bom(window, qtbot, tmp_path, monkeypatch):
-    monkeypatch.setattr(main_window_module, "BACKGROUND_EXPORT_ROWS", 100)
-    monkeypatch.setattr(main_window_module, "EXPORT_CHUNK", 64)
-    window.act_bom.setChecked(True)
+    monkeypatch.setattr(export_controller, "BACKGROUND_EXPORT_ROWS", 100)
+    monkeypatch.setattr(export_controller, "EXPORT_CHUNK", 64)
+    window.acts.bom.setChecked(True)
     target = tmp_path / "big.csv"
     save_to(monkeypatch, target)
     with qtbot.waitSignal(window.exportFinished, timeout=20_000) as blocker:
-        window.act_export.trigger()
+        window.acts.export.trigger()
     assert blocker.args[0].rows == window.model.rowCount()
     assert target.read_bytes().startswith(b"\xef\xbb\xbf")
     assert read_csv_ids(target) == shown_ids(window)
@@ -501,14 +501,14 @@ def test_export_failure_shows_a_dialog_and_leaves_no_file(window, qtbot, tmp_pat
     save_to(monkeypatch, target)
     errors = []
     monkeypatch.setattr(
-        main_window_module.QMessageBox,
+        export_controller.QMessageBox,
         "critical",
         staticmethod(
             lambda parent, title, text, *a: errors.append(text) or QMessageBox.StandardButton.Ok
         ),
     )
     with qtbot.waitSignal(window.exportFinished, timeout=5000):
-        window.act_export.trigger()
+        window.acts.export.trigger()
     assert len(errors) == 1 and str(target) in errors[0]
     assert not target.exists()
 
@@ -575,7 +575,7 @@ def test_a_sync_behind_another_programs_write_says_it_waits(window, cache_path, 
         assert holder.stdout.readline().strip() == "held"
         texts = []
         with qtbot.waitSignal(window.syncFinished, timeout=60_000):
-            window.act_sync.trigger()
+            window.acts.sync.trigger()
             qtbot.waitUntil(lambda: "waiting for another program" in window.status_label.text())
             texts.append(window.status_label.text())
             print(file=holder.stdin, flush=True)  # the other program commits
@@ -596,7 +596,7 @@ def test_cancel_a_sync(qtbot, tmp_path, monkeypatch):
         qtbot.addWidget(win)
         win.show()
         with qtbot.waitSignal(win.syncProgress, timeout=20_000):
-            win.start_sync()
+            win.sync.start()
         assert win.progress.isVisible() and win.cancel_button.isVisible()
         with qtbot.waitSignal(win.syncFinished, timeout=30_000) as blocker:
             qtbot.mouseClick(win.cancel_button, Qt.MouseButton.LeftButton)
@@ -617,11 +617,11 @@ def test_closing_during_a_sync_stops_the_thread(qtbot, tmp_path, monkeypatch):
         qtbot.addWidget(win)
         win.show()
         with qtbot.waitSignal(win.syncProgress, timeout=20_000):
-            win.start_sync()
-        job = win.sync_thread
+            win.sync.start()
+        job = win.sync.thread
         win.close()
         assert job.thread.isFinished()
-        assert win.sync_thread is None
+        assert win.sync.thread is None
         with CacheStore.open(f"sqlite:///{cache}") as store:
             assert 0 < store.count("slow") < 3000  # committed pages kept, cache usable
 
@@ -630,7 +630,7 @@ def test_sync_errors_show_a_banner_and_keep_the_cache(window, qtbot, monkeypatch
     monkeypatch.setenv(config.ENV_SECRET, "wrong-secret")
     before = window.model.rowCount()
     with qtbot.waitSignal(window.syncFailed, timeout=20_000) as blocker:
-        window.act_sync.trigger()
+        window.acts.sync.trigger()
     assert window.banner.isVisible()
     assert blocker.args[0] in window.banner.text.text()
     assert "wrong-secret" not in window.banner.text.text()
@@ -648,7 +648,7 @@ def test_a_sync_that_fails_midway_shows_what_it_stored(
     win = create_window(["--cache", str(cache), "--profile", PROFILE])
     qtbot.addWidget(win)
     with qtbot.waitSignal(win.syncFailed, timeout=30_000):
-        win.act_sync.trigger()
+        win.acts.sync.trigger()
     with CacheStore.open(cache) as store:
         stored = store.count(PROFILE)
     assert 0 < stored < 1500
@@ -660,13 +660,13 @@ def test_missing_secret_points_at_profile_settings(qtbot, cache_path, server):
     config.save_profile(config.Profile(name=PROFILE, base_url=server.url, client_id="x"))
     win = create_window(["--cache", str(cache_path), "--profile", PROFILE])
     qtbot.addWidget(win)
-    assert win.is_offline()
+    assert win.session.offline
     assert "offline" in win.status_label.text()
-    win.act_sync.trigger()
+    win.acts.sync.trigger()
     assert win.banner.isVisibleTo(win)
     assert "secret" in win.banner.text.text()
     assert win.banner.action_button.text() == "Open profile settings"
-    assert win.sync_thread is None
+    assert win.sync.thread is None
     win.close()
 
 
@@ -674,7 +674,7 @@ def test_open_another_cache(window, qtbot, tmp_path, server):
     other = tmp_path / "other.sqlite3"
     with CacheStore.open(f"sqlite:///{other}") as store:
         store.upsert_events("elsewhere", [normalize_event(server.all_events()[0])])
-    window.open_cache(str(other))
+    window.profiles.open_cache(str(other))
     assert window.model.rowCount() == 1
     assert window.windowTitle() == "audit-viewer — elsewhere"
     assert str(other) in window.status_label.text()
@@ -694,9 +694,9 @@ def test_layout_and_choices_survive_a_restart(qtbot, cache_path, saved_profile):
     first.header.resizeSection(COL_USER, 333)
     first.header.moveSection(first.header.visualIndex(COL_ACTION), 0)
     first.table.sortByColumn(COL_ACTION, Qt.SortOrder.AscendingOrder)
-    first.act_utc.setChecked(True)
-    first.act_bom.setChecked(True)
-    first.act_timeline.setChecked(False)
+    first.acts.utc.setChecked(True)
+    first.acts.bom.setChecked(True)
+    first.acts.timeline.setChecked(False)
     first.resize(700, 500)
     first.close()
 
@@ -709,10 +709,10 @@ def test_layout_and_choices_survive_a_restart(qtbot, cache_path, saved_profile):
     assert header.visualIndex(COL_ACTION) == 0
     assert header.sortIndicatorSection() == COL_ACTION
     assert header.sortIndicatorOrder() == Qt.SortOrder.AscendingOrder
-    assert second.act_utc.isChecked() and second.model.is_utc
+    assert second.acts.utc.isChecked() and second.model.is_utc
     assert "UTC" in second.model.headerData(COL_TIME, Qt.Orientation.Horizontal)
-    assert second.act_bom.isChecked()
-    assert not second.act_timeline.isChecked()
+    assert second.acts.bom.isChecked()
+    assert not second.acts.timeline.isChecked()
     assert second.size() == first.size()
     second.close()
 
@@ -775,7 +775,7 @@ def test_filter_on_this_value_takes_the_whole_exact_value(window, qtbot):
     row = window.model.view_row_of_id(str(candidates["id"].iat[0]))
     window.table.setCurrentIndex(window.model.index(row, COL_DESCRIPTION))
     with qtbot.waitSignal(window.filtersApplied, timeout=3000):
-        window.act_filter_value.trigger()
+        window.acts.filter_value.trigger()
     shown = set(frame["description"].take(window.model.visible_indices()))
     assert shown == {wanted}
     assert window.model.rowCount() == int((frame["description"] == wanted).sum())
@@ -789,7 +789,7 @@ def test_filter_on_a_user_is_that_user_not_every_user_containing_it(window, qtbo
     row = window.model.view_row_of_id(str(frame[frame["user"] == user]["id"].iat[0]))
     window.table.setCurrentIndex(window.model.index(row, COL_USER))
     with qtbot.waitSignal(window.filtersApplied, timeout=3000):
-        window.act_filter_value.trigger()
+        window.acts.filter_value.trigger()
     assert set(frame["user"].take(window.model.visible_indices())) == {user}
 
 
@@ -838,7 +838,7 @@ def test_save_refuses_while_a_filter_does_not_parse(window, qtbot, tmp_path, mon
     target = tmp_path / "out.csv"
     calls = save_to(monkeypatch, target)
     window.set_filters(window.filters.with_search('"open'))
-    window.act_export.trigger()
+    window.acts.export.trigger()
     assert calls == [] and not target.exists()  # no dialog, no file
     assert window.banner.isVisible()
     assert window.banner.text.text().startswith("Not saved: fix the filter marked in red")

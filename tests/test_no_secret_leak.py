@@ -108,12 +108,12 @@ def test_a_full_sync_leaves_neither_secret_nor_token_in_any_file(
             win = create_window(["--profile", PROFILE])
             qtbot.addWidget(win)
             with qtbot.waitSignal(win.syncFinished, timeout=120_000):
-                win.start_sync()
+                win.sync.start()
             with qtbot.waitSignal(win.exportFinished, timeout=60_000):
-                win.save_csv(exports / "window.csv")
+                win.exports.save_csv(exports / "window.csv")
             secrets = {"secret": SECRET, **{f"token {n}": t for n, t in enumerate(tokens)}}
             # While the window is open its cache still has a WAL file: scan that too.
-            assert Path(win.store.location + "-wal").exists()
+            assert Path(win.session.store.location + "-wal").exists()
             open_leaks = leaks([isolated_home, cache_dir, exports], secrets)
             win.close()
 

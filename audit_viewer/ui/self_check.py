@@ -262,7 +262,7 @@ class _SelfCheck:
             _connected(window.syncFailed, outcome, loop),
         ):
             started = time.monotonic()
-            window.start_sync()
+            window.sync.start()
             _wait(loop, outcome)
         elapsed = time.monotonic() - started
         if not outcome:
@@ -285,7 +285,7 @@ class _SelfCheck:
         outcome: list[object] = []
         loop = QEventLoop()
         with _connected(window.exportFinished, outcome, loop):
-            window.save_csv(target)
+            window.exports.save_csv(target)
             _wait(loop, outcome)
         if not outcome or outcome[0] is None:
             raise CheckFailed("Save as CSV did not finish")

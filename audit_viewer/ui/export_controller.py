@@ -1,0 +1,155 @@
+"""Save as CSV: exactly the rows shown, in the order shown, in a worker when they are many."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+
+from audit_viewer.export import ExportError
+from audit_viewer.ui.settings import WindowSettings
+from audit_viewer.ui.workers import ExportOutcome, ExportWorker, WorkerThread, export_frames
+
+#: Exports above this many rows run in a thread with a progress bar and Cancel.
+BACKGROUND_EXPORT_ROWS = 50_000
+EXPORT_CHUNK = 20_000
+
+
+class ExportController(QObject):
+    """Asks where, writes the rows it is handed, and reports; the window renders the reports."""
+
+    #: A background export started: (what the status line says, rows to write).
+    started = Signal(str, int)
+    #: Rows written so far, of the total.
+    progress = Signal(int, int)
+    #: The export ended: an ExportOutcome, or None when it failed.
+    finished = Signal(object)
+    #: Not started: why, for the banner.
+    refused = Signal(str)
+    #: A passing message for the status bar (done, cancelled, failed).
+    message = Signal(str, int)
+
+    def __init__(
+        self,
+        parent: QWidget,
+        settings: WindowSettings,
+        *,
+        rows: Callable[[], int],
+        chunks: Callable[[int], Iterable[pd.DataFrame]],
+        valid: Callable[[], bool],
+        bom: Callable[[], bool],
+    ) -> None:
+        super().__init__(parent)
+        self._parent = parent
+        self._settings = settings
+        self._rows, self._chunks, self._valid, self._bom = rows, chunks, valid, bom
+        self._job: WorkerThread | None = None
+        self._target: Path | None = None
+        self._total = 0
+
+    @property
+    def running(self) -> bool:
+        return self._job is not None
+
+    @staticmethod
+    def default_name() -> str:
+        return f"audit-log-{datetime.now():%Y%m%d-%H%M}.csv"
+
+    def export_csv(self) -> None:
+        """Ask for a file, then save the rows shown.
+
+        Not while a filter does not parse: the table then shows an older result than the
+        filters read, and a file of those rows would be mistaken for what was asked.
+        """
+        if self._job is not None:
+            return
+        if not self._valid():
+            self.refused.emit(
+                "Not saved: fix the filter marked in red first (the table still shows the "
+                "result of the last valid filters)."
+            )
+            return
+        folder = self._settings.export_dir() or str(Path.home())
+        path_text, _ = QFileDialog.getSaveFileName(
+            self._parent,
+            "Save as CSV",
+            str(Path(folder) / self.default_name()),
+            "CSV files (*.csv);;All files (*)",
+        )
+        if not path_text:
+            return
+        path = Path(path_text)
+        if not path.suffix:
+            path = path.with_suffix(".csv")
+        self._settings.set_export_dir(str(path.parent))
+        self.save_csv(path)
+
+    def save_csv(self, path: Path) -> None:
+        """Write the rows shown to ``path``; ``finished`` ends it (also what --self-check runs)."""
+        if self._job is not None:
+            return
+        rows = self._rows()
+        # The shown rows in shown order, snapshotted now so later filtering cannot race.
+        chunks = self._chunks(EXPORT_CHUNK)
+        if rows <= BACKGROUND_EXPORT_ROWS:
+            try:
+                outcome = export_frames(chunks, path, bom=self._bom())
+            except ExportError as exc:
+                self._fail(str(exc), path)
+                return
+            self._done(outcome)
+            return
+        worker = ExportWorker(chunks, path, bom=self._bom())
+        # Bound methods of this QObject: they run in the GUI thread, not the worker's.
+        worker.progress.connect(self._progress)
+        worker.finished.connect(self._done)
+        worker.failed.connect(self._worker_failed)
+        self._target, self._total = path, rows
+        self._job = WorkerThread(worker)
+        self.started.emit(f"Saving {rows:,} events to {path.name}…", rows)
+        self._job.start()
+
+    def cancel(self) -> None:
+        if self._job is not None:
+            self._job.worker.cancel()
+
+    def stop(self) -> None:
+        """Abandon the export (the window is closing); a file target is left as it was."""
+        if self._job is not None:
+            for signal in (self._job.worker.finished, self._job.worker.failed):
+                signal.disconnect()
+            self._job.stop()
+            self._job = None
+
+    def _end(self) -> None:
+        if self._job is not None:
+            self._job.finish()
+            self._job = None
+
+    def _progress(self, rows: int) -> None:
+        self.progress.emit(rows, self._total)
+
+    def _done(self, outcome: ExportOutcome) -> None:
+        self._end()
+        if outcome.cancelled:
+            self.message.emit("Save as CSV cancelled; nothing was written.", 15_000)
+        else:
+            self.message.emit(f"Saved {outcome.rows:,} events to {outcome.path}", 30_000)
+        self.finished.emit(outcome)
+
+    def _worker_failed(self, message: str) -> None:
+        self._fail(message, self._target)
+
+    def _fail(self, message: str, path: Path | None) -> None:
+        self._end()
+        QMessageBox.critical(
+            self._parent,
+            "Save as CSV failed",
+            f"Could not save {path}.\n\n{message}\n\nNothing was written under that name.",
+        )
+        self.message.emit(f"Save as CSV failed: {message}", 15_000)
+        self.finished.emit(None)

@@ -1,0 +1,76 @@
+"""Which cache and which profile the window shows: the one place every controller reads them.
+
+Like vorta's profile provider: the sync, export, load and profile controllers are given this
+object instead of the window, and the window re-renders when it says it changed.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+
+from audit_viewer.cache import CacheStore
+from audit_viewer.config import Profile, SecretStore, get_secret
+
+
+class Session(QObject):
+    """The open cache, the profile whose events are shown, and that profile's secret."""
+
+    #: Another profile or cache is shown now (:meth:`switch`): its events must be loaded.
+    switched = Signal()
+    #: The shown profile's settings or secret changed (:meth:`update`).
+    changed = Signal()
+
+    def __init__(
+        self,
+        *,
+        store: CacheStore,
+        cache_url: str,
+        profile_name: str | None,
+        profile: Profile | None,
+        secrets: SecretStore | None = None,
+        session_secret: str | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.store = store
+        self.cache_url = cache_url
+        self.profile_name = profile_name
+        self.profile = profile
+        self.secrets = secrets if secrets is not None else SecretStore()
+        #: A secret given for this run only (the demo's, or typed without saving it).
+        self.session_secret = session_secret
+
+    def secret(self) -> str | None:
+        """The secret to sync with: this run's, else the keyring's or the environment's."""
+        if self.session_secret:
+            return self.session_secret
+        profile = self.profile
+        return get_secret(profile.name, secrets=self.secrets) if profile else None
+
+    @property
+    def offline(self) -> bool:
+        """No profile or no secret: the cache is browsable, but a sync cannot run."""
+        return self.profile is None or self.secret() is None
+
+    def switch(
+        self,
+        profile_name: str | None,
+        profile: Profile | None,
+        *,
+        store: CacheStore | None = None,
+        cache_url: str | None = None,
+    ) -> None:
+        """Show another profile (of another cache, when given); closes the cache it leaves."""
+        if store is not None and cache_url is not None:
+            self.store.close()
+            self.store, self.cache_url = store, cache_url
+        self.profile_name, self.profile = profile_name, profile
+        self.session_secret = None
+        self.switched.emit()
+
+    def update(self, profile: Profile, session_secret: str | None = None) -> None:
+        """The shown profile's settings (or secret) were edited."""
+        self.profile = profile
+        if session_secret:
+            self.session_secret = session_secret
+        self.changed.emit()

@@ -1,0 +1,122 @@
+"""Syncing the shown profile in a worker thread, while the table stays usable."""
+
+from __future__ import annotations
+
+import pandas as pd
+from PySide6.QtCore import QObject, Signal
+
+from audit_viewer.sync import SyncProgress, SyncResult
+from audit_viewer.ui.load_controller import LoadController
+from audit_viewer.ui.session import Session
+from audit_viewer.ui.workers import SyncWorker, WorkerThread
+
+#: What :attr:`SyncController.refused` asks the admin to do.
+NEEDS_PROFILE = "new profile"
+NEEDS_SECRET = "profile settings"
+
+
+class SyncController(QObject):
+    """Starts, reports and cancels a sync; the window renders what it says."""
+
+    started = Signal()
+    #: A SyncProgress after every stored page.
+    progress = Signal(object)
+    #: Seconds waited so far for another program writing the cache.
+    waiting = Signal(float)
+    #: A newer frame of the profile (loaded in the worker thread) to swap in.
+    frameLoaded = Signal(object)
+    #: The sync ended: a SyncResult (``cancelled`` tells a cancel apart).
+    finished = Signal(object)
+    #: The sync failed, with the message the banner shows.
+    failed = Signal(str)
+    #: Not started: (what is missing, said for the admin; NEEDS_PROFILE or NEEDS_SECRET).
+    refused = Signal(str, str)
+    #: Not started now: a passing reason for the status bar.
+    deferred = Signal(str)
+
+    def __init__(self, session: Session, loader: LoadController, parent: QObject | None = None):
+        super().__init__(parent)
+        self._session = session
+        self._loader = loader
+        self._job: WorkerThread | None = None
+
+    @property
+    def thread(self) -> WorkerThread | None:
+        """The running sync's thread (None when no sync runs)."""
+        return self._job
+
+    @property
+    def running(self) -> bool:
+        return self._job is not None
+
+    def start(self, full: bool = False) -> None:
+        """Run the sync engine in a worker thread, unless one runs or something is missing."""
+        if self._job is not None:
+            return
+        if self._loader.loading:
+            self.deferred.emit("Still loading the cache; sync once it is shown.")
+            return
+        profile = self._session.profile
+        if profile is None:
+            self.refused.emit(
+                "No profile to sync with: this window shows the cache only (offline).",
+                NEEDS_PROFILE,
+            )
+            return
+        secret = self._session.secret()
+        if not secret:
+            self.refused.emit(
+                f"No client secret for profile “{profile.name}”: store one in the profile "
+                "settings (or set AUDIT_VIEWER_CLIENT_SECRET).",
+                NEEDS_SECRET,
+            )
+            return
+        worker = SyncWorker(
+            cache_url=self._session.cache_url, profile=profile, secret=secret, full=full
+        )
+        # Bound methods of this QObject: they run in the GUI thread, not the worker's.
+        worker.progress.connect(self._progress)
+        worker.waiting.connect(self._waiting)
+        worker.frameLoaded.connect(self._frame_loaded)
+        worker.finished.connect(self._finished)
+        worker.failed.connect(self._failed)
+        self._job = WorkerThread(worker)
+        self.started.emit()
+        self._job.start()
+
+    def cancel(self) -> None:
+        """Stop after the current page; what was stored stays."""
+        if self._job is not None:
+            self._job.worker.cancel()
+
+    def stop(self) -> None:
+        """Abandon the sync (the window is closing): cancel it and wait for its thread."""
+        if self._job is not None:
+            for signal in (self._job.worker.finished, self._job.worker.failed):
+                signal.disconnect()
+            self._job.stop()
+            self._job = None
+
+    def _progress(self, report: SyncProgress) -> None:
+        if self._job is not None:
+            self.progress.emit(report)
+
+    def _waiting(self, seconds: float) -> None:
+        if self._job is not None:
+            self.waiting.emit(seconds)
+
+    def _frame_loaded(self, frame: pd.DataFrame) -> None:
+        self.frameLoaded.emit(frame)
+
+    def _end(self) -> None:
+        if self._job is not None:
+            self._job.finish()
+            self._job = None
+
+    def _finished(self, result: SyncResult) -> None:
+        self._end()
+        self.finished.emit(result)
+
+    def _failed(self, message: str) -> None:
+        self._end()  # the worker already sent what committed before the failure
+        self.failed.emit(message)
