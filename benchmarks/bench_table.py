@@ -160,7 +160,7 @@ def run_app(path: Path, repeat: int, searches: dict[str, str]) -> dict[str, floa
         return time.perf_counter() - start
 
     def reset() -> None:
-        window.clear_filters()
+        window.filtering.clear()
         forget()
         settle()
 
@@ -199,7 +199,7 @@ def run_app(path: Path, repeat: int, searches: dict[str, str]) -> dict[str, floa
         type_search(window, "ignored")
         header.set_filter(model.column_of("user"), "a")
         header.set_filter(0, "30d")
-        times.append(painted(window.clear_filters))
+        times.append(painted(window.filtering.clear))
     results["clear all filters"] = median_of(times)
 
     reset()

@@ -185,7 +185,7 @@ def test_a_big_cache_paints_its_newest_events_before_the_rest(
     with CacheStore.open(cache_path) as store:
         newest = store.load_frame(PROFILE)["id"].iloc[:100].tolist()
     assert win.model.frame["id"].tolist() == newest
-    win.set_filters(win.filters.with_search(newest[0]))  # filters work on what is shown
+    win.filtering.set(win.filtering.state.with_search(newest[0]))  # filters work on what is shown
     assert win.model.rowCount() == 1
     rest_may_load.set()
     qtbot.waitUntil(lambda: not win.loader.loading, timeout=20_000)
@@ -256,7 +256,7 @@ def test_a_bad_query_keeps_the_last_valid_result_and_says_so(window, qtbot):
         "the table still shows the result of the last valid filters"
     )
     assert "border" in window.search_bar.styleSheet()
-    assert window.filters.search == 'alice "open' and window.shown_filters.search == "alice"
+    assert window.filtering.state.search == 'alice "open' and window.filtering.shown.search == "alice"
     assert window.model.rowCount() == before  # not the whole cache
     assert window.status_label.text().startswith(f"Showing {before:,} of")
     with qtbot.waitSignal(window.filtersApplied, timeout=3000):
@@ -433,7 +433,7 @@ def test_filter_on_an_extra_field_value(window, qtbot):
     window.table.setCurrentIndex(index)
     with qtbot.waitSignal(window.filtersApplied, timeout=3000):
         window.acts.filter_value.trigger()
-    assert window.filters.text_filters == {"bytes_sent": '="5000000000"'}
+    assert window.filtering.state.text_filters == {"bytes_sent": '="5000000000"'}
     assert window.model.rowCount() == 1
     assert window.model.record(0)["id"] == chosen
 
@@ -799,7 +799,7 @@ def test_the_detail_pane_follows_the_table_through_a_new_filter(window, qtbot):
     window.table.setCurrentIndex(window.model.index(user_row, COL_USER))
     assert window.detail.record()["actor_type"] == "user"
     with qtbot.waitSignal(window.filtersApplied, timeout=3000):
-        window.set_filters(window.filters.with_search("actor:scm"))
+        window.filtering.set(window.filtering.state.with_search("actor:scm"))
     record = window.detail.record()
     current = window.table.currentIndex()
     if current.isValid():
@@ -830,14 +830,14 @@ def test_a_new_query_starts_at_the_top(window, qtbot):
     bar.setValue(bar.maximum() // 2)
     assert bar.value() > 0
     with qtbot.waitSignal(window.filtersApplied, timeout=3000):
-        window.set_filters(window.filters.with_search("-bot"))
+        window.filtering.set(window.filtering.state.with_search("-bot"))
     assert bar.value() == 0
 
 
 def test_save_refuses_while_a_filter_does_not_parse(window, qtbot, tmp_path, monkeypatch):
     target = tmp_path / "out.csv"
     calls = save_to(monkeypatch, target)
-    window.set_filters(window.filters.with_search('"open'))
+    window.filtering.set(window.filtering.state.with_search('"open'))
     window.acts.export.trigger()
     assert calls == [] and not target.exists()  # no dialog, no file
     assert window.banner.isVisible()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, tzinfo
+from datetime import tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
@@ -37,14 +37,13 @@ from PySide6.QtWidgets import (
 from audit_viewer import __version__, logs
 from audit_viewer.cache import CacheError, CacheStore
 from audit_viewer.config import Profile, SecretStore
-from audit_viewer.filters import SEARCH, FilterState
-from audit_viewer.frame import empty_frame
 from audit_viewer.sync import SyncProgress, SyncResult
 from audit_viewer.ui import status, theme
 from audit_viewer.ui.banner import Banner
 from audit_viewer.ui.detail_pane import DetailPane
 from audit_viewer.ui.dialogs import ShortcutsDialog
 from audit_viewer.ui.export_controller import ExportController
+from audit_viewer.ui.filter_controller import FilterController
 from audit_viewer.ui.filter_header import FilterHeader
 from audit_viewer.ui.highlight import HighlightDelegate
 from audit_viewer.ui.icons import app_icon, icon
@@ -108,10 +107,6 @@ class MainWindow(QMainWindow):
         self.on_close: list[Callable[[], None]] = []
         self._settings = WindowSettings()
         self._sync_phrase = "never synced"
-        #: What the user set (may not parse) and the last valid state, which the table shows.
-        self._filters = FilterState()
-        self._shown_filters = FilterState()
-        self._result = FilterState().evaluate(empty_frame())
         self._closed = False
         if utc is None:
             utc = self._settings.utc(default=bool(profile and profile.timezone.upper() == "UTC"))
@@ -119,6 +114,14 @@ class MainWindow(QMainWindow):
 
         self.model = EventTableModel(parent=self)
         self._build_widgets()
+        self.filtering = FilterController(
+            model=self.model,
+            table=self.table,
+            search_bar=self.search_bar,
+            header=self.header,
+            timeline=self.timeline,
+            error_label=self.search_error,
+        )
         self.loader = LoadController(self.session, self)
         self.sync = SyncController(self.session, self.loader, self)
         self.exports = ExportController(
@@ -126,7 +129,7 @@ class MainWindow(QMainWindow):
             self._settings,
             rows=self.model.rowCount,
             chunks=self.model.visible_frame_chunks,
-            valid=lambda: self._filters.valid,
+            valid=lambda: self.filtering.state.valid,
             bom=lambda: self.acts.bom.isChecked(),
         )
         self.profiles = ProfileController(
@@ -244,7 +247,7 @@ class MainWindow(QMainWindow):
             "filter_value": review.filter_on_current_value,
             "find": self.focus_search,
             "filter_row": self.header.focus_filters,
-            "clear": self.clear_filters,
+            "clear": self.filtering.clear,
             "timeline": self.timeline.setVisible,
             "detail": self.detail.setVisible,
             "utc": self.set_utc,
@@ -259,18 +262,8 @@ class MainWindow(QMainWindow):
         }
 
     def _connect(self) -> None:
-        self.search_bar.queryChanged.connect(
-            lambda text: self.set_filters(self._filters.with_search(text))
-        )
-        self.header.stateEdited.connect(self.set_filters)
-        # After the view has re-sorted (it reacts to the same signal), bring the selection back.
-        self.header.sortIndicatorChanged.connect(
-            lambda *_: QTimer.singleShot(0, self._scroll_to_current)
-        )
-        self.timeline.rangeSelected.connect(
-            lambda start, end: self.set_filters(self._filters.with_time((start, end)))
-        )
-        self.timeline.rangeCleared.connect(lambda: self.set_filters(self._filters.with_time(None)))
+        self.filtering.applied.connect(self._filtered)
+        self.filtering.invalid.connect(self._update_status)
         self.table.customContextMenuRequested.connect(self._table_menu)
         self.table.selectionModel().currentRowChanged.connect(self._on_current_row)
         self.cancel_button.clicked.connect(self.cancel_running)
@@ -280,7 +273,7 @@ class MainWindow(QMainWindow):
         )
         self.session.switched.connect(self._switched)
         self.session.changed.connect(self._profile_changed)
-        self.loader.frameReady.connect(lambda frame: self._apply_filters(frame=frame))
+        self.loader.frameReady.connect(lambda frame: self.filtering.apply(frame=frame))
         self.loader.loaded.connect(self._refresh_sync_phrase)
         self.loader.loaded.connect(self.cacheLoaded)
         self.loader.failed.connect(self._cache_unreadable)
@@ -344,7 +337,7 @@ class MainWindow(QMainWindow):
                 self._id_of_view_row(top),
                 self.table.rowViewportPosition(top),
             )
-        self._apply_filters(frame=frame, keep_view=False)
+        self.filtering.apply(frame=frame, keep_view=False)
         if anchor_id is not None:
             row = self.model.view_row_of_id(anchor_id)
             if row is not None:
@@ -354,72 +347,10 @@ class MainWindow(QMainWindow):
     def _id_of_view_row(self, row: int) -> str:
         return str(self.frame["id"].array[self.model.record_index(row)])
 
-    def _scroll_to_current(self) -> None:
-        current = self.table.currentIndex()
-        if current.isValid():
-            self.table.scrollTo(current, QAbstractItemView.ScrollHint.EnsureVisible)
-
     # ------------------------------------------------------------------------------- filtering
 
-    @property
-    def filters(self) -> FilterState:
-        """What the user has set now (search bar + filter row + timeline); may not parse."""
-        return self._filters
-
-    @property
-    def shown_filters(self) -> FilterState:
-        """The filters the table shows the result of: the last valid :attr:`filters`."""
-        return self._shown_filters
-
-    def set_filters(self, state: FilterState) -> None:
-        """Keep ``state`` as the one filter state, render it, and show its result if valid.
-
-        While it does not parse, the table keeps the last valid result and the error line says
-        so. A new valid query starts at the top of the result: the newest matches.
-        """
-        if state == self._filters:
-            return
-        self._filters = state
-        if state.valid:
-            self._apply_filters(new_query=True)
-        else:
-            self._render_filters()
-            self._update_status()
-
-    def _apply_filters(
-        self, *, frame: pd.DataFrame | None = None, keep_view: bool = True, new_query: bool = False
-    ) -> None:
-        """Evaluate the filter state once over the whole frame and show the result.
-
-        With ``frame``, that frame replaces the model's in the same step (after a sync), so the
-        view never shows the new rows unfiltered.
-        """
-        if self._filters.valid:
-            self._shown_filters = self._filters
-        state = self._shown_filters
-        now = datetime.now(UTC)
-        self._result = state.evaluate(frame if frame is not None else self.model.frame, now=now)
-        if frame is not None:
-            self.model.set_frame(frame, mask=self._result.mask)
-            self._fit_row_numbers(len(frame))
-        else:
-            self.model.set_mask(self._result.mask)
-        self._render_filters()
-        self._update_timeline(now)
-        self.model.set_highlight(state.highlight_terms)
-        if new_query:
-            self.table.scrollToTop()
-        elif keep_view:
-            self._scroll_to_current()
-        # Lay the rows out now rather than on the view's timer, so they are painted once.
-        self.table.executeDelayedItemsLayout()
-        self._follow_current_row()
-        self.no_match.setVisible(self.model.rowCount() == 0 and len(self.frame) > 0)
-        self._update_status()
-        self.filtersApplied.emit(self.model.rowCount())
-
-    def _follow_current_row(self) -> None:
-        """The detail pane shows the current row, or nothing once the filter removed it."""
+    def _filtered(self, rows: int) -> None:
+        """After each filter pass: the detail pane follows the table, the status counts."""
         current = self.table.currentIndex()
         shown = self.detail.record()
         if not current.isValid():
@@ -427,38 +358,9 @@ class MainWindow(QMainWindow):
                 self.detail.show_record(None, self.tz)
         elif shown is None or shown.get("id") != self._id_of_view_row(current.row()):
             self._on_current_row(current)
-
-    def _render_filters(self) -> None:
-        """Every widget shows the one state: texts, errors, time, actions, the error line."""
-        state = self._filters
-        self.search_bar.show_query(state.search, state.errors.get(SEARCH))
-        self.header.show_state(state, self._result.facets)
-        messages = [
-            f"{'Search' if key == SEARCH else key.replace('_', ' ').capitalize() + ' filter'}: "
-            f"{error}"
-            for key, error in state.errors.items()
-        ]
-        if messages:
-            messages.append("the table still shows the result of the last valid filters")
-        text = "  ·  ".join(messages)
-        self.search_error.setText(text)
-        self.search_error.setVisible(bool(text))
-
-    def _fit_row_numbers(self, rows: int) -> None:
-        """Size the row-number column for every event, so filtering never shifts the columns
-        sideways (nor repaints the whole table) as the count of shown rows changes digits."""
-        vheader = self.table.verticalHeader()
-        digits = vheader.fontMetrics().horizontalAdvance("9" * len(str(max(rows, 1))))
-        vheader.setMinimumWidth(digits + 2 * vheader.style().pixelMetric(_HEADER_MARGIN) + 4)
-
-    def _update_timeline(self, now: datetime | None = None) -> None:
-        now = now or datetime.now(UTC)
-        self.timeline.set_shown(self.model.created_at(), self.model.filter_mask, self.tz)
-        self.timeline.set_range(*self._shown_filters.time_bounds(now))
-
-    def clear_filters(self) -> None:
-        """Clear the search bar, every column filter and the timeline range, in one pass."""
-        self.set_filters(FilterState())
+        self.no_match.setVisible(rows == 0 and len(self.frame) > 0)
+        self._update_status()
+        self.filtersApplied.emit(rows)
 
     def focus_search(self) -> None:
         self.search_bar.setFocus(Qt.FocusReason.ShortcutFocusReason)
@@ -604,7 +506,7 @@ class MainWindow(QMainWindow):
             return
         self.model.set_utc(self._utc)
         self._settings.set_utc(self._utc)
-        self._update_timeline()
+        self.filtering.update_timeline()
         self._on_current_row(self.table.currentIndex())
 
     def _on_current_row(self, current, _previous=None) -> None:
