@@ -20,7 +20,7 @@ def test_no_arguments_opens_the_default_cache_offline(qtbot, isolated_home):
     assert win.windowTitle() == "audit-viewer"
     assert win.model.rowCount() == 0
     assert win.session.offline
-    text = win.status_label.text()
+    text = win.status_area.label.text()
     assert "Showing 0 of 0 events" in text and "offline" in text
     assert str(Path(isolated_home).resolve()) in win.session.store.url
     # A newcomer is welcomed with the way forward, not an empty table and nothing else.
@@ -80,7 +80,7 @@ def test_saved_default_profile_is_used(qtbot, tmp_path, sandbox, monkeypatch):
     qtbot.addWidget(win)
     assert win.windowTitle() == "audit-viewer — prod"
     assert not win.session.offline
-    assert "never synced" in win.status_label.text()
+    assert "never synced" in win.status_area.label.text()
     assert win.model.is_utc  # the profile's time zone
     win.close()
 

@@ -35,8 +35,7 @@ from audit_viewer.events import normalize_event
 from audit_viewer.filters import FilterState
 from audit_viewer.sandbox import Faults, SandboxServer
 from audit_viewer.sync import SyncEngine
-from audit_viewer.ui import export_controller, load_controller
-from audit_viewer.ui import status
+from audit_viewer.ui import export_controller, load_controller, status
 from audit_viewer.ui import workers as workers_module
 from audit_viewer.ui.table_model import (
     COL_ACTION,
@@ -137,9 +136,9 @@ def test_window_shows_the_cache_with_named_widgets(window, cache_path):
     assert window.findChild(QWidget, "detailPane") is window.detail
     assert window.windowTitle() == f"audit-viewer — {PROFILE}"
     assert window.table.horizontalHeader() is window.header
-    assert f"Showing {total:,} of {total:,} events" in window.status_label.text()
-    assert "last sync" in window.status_label.text()
-    assert f"cache: {cache_path} ·" in window.status_label.text()
+    assert f"Showing {total:,} of {total:,} events" in window.status_area.label.text()
+    assert "last sync" in window.status_area.label.text()
+    assert f"cache: {cache_path} ·" in window.status_area.label.text()
     # newest first by default
     times = window.model.frame["created_at"].take(window.model.visible_indices())
     assert times.is_monotonic_decreasing
@@ -152,12 +151,12 @@ def test_a_big_cache_loads_behind_a_shown_window(qtbot, cache_path, saved_profil
     qtbot.addWidget(win)
     total = 1500 + len(BIG)
     assert win.loader.loading and win.model.rowCount() == 0
-    assert win.status_label.text() == f"Loading {total:,} cached events…"
+    assert win.status_area.label.text() == f"Loading {total:,} cached events…"
     win.acts.sync.trigger()  # waits for the load instead of racing it
     assert win.sync.thread is None
     qtbot.waitUntil(lambda: not win.loader.loading, timeout=20_000)
     assert win.model.rowCount() == total
-    assert f"Showing {total:,} of {total:,} events" in win.status_label.text()
+    assert f"Showing {total:,} of {total:,} events" in win.status_area.label.text()
     win.close()
 
 
@@ -179,7 +178,7 @@ def test_a_big_cache_paints_its_newest_events_before_the_rest(
     total = 1500 + len(BIG)
     qtbot.waitUntil(lambda: win.model.rowCount() > 0, timeout=20_000)
     assert win.loader.loading and win.model.rowCount() == 100
-    assert win.status_label.text() == (
+    assert win.status_area.label.text() == (
         f"Showing the newest 100 of {total:,} events; loading the rest…"
     )
     with CacheStore.open(cache_path) as store:
@@ -235,7 +234,7 @@ def test_typing_in_the_search_bar_filters_rows(window, qtbot):
         qtbot.keyClicks(window.search_bar, word)
     expected = expected_count(window, FilterState(search=word))
     assert 0 < window.model.rowCount() == expected < len(window.model.frame)
-    assert f"Showing {expected:,} of" in window.status_label.text()
+    assert f"Showing {expected:,} of" in window.status_area.label.text()
     for event_id in shown_ids(window)[:50]:
         row = window.model.frame[window.model.frame["id"] == event_id].iloc[0]
         haystack = " ".join(
@@ -256,9 +255,11 @@ def test_a_bad_query_keeps_the_last_valid_result_and_says_so(window, qtbot):
         "the table still shows the result of the last valid filters"
     )
     assert "border" in window.search_bar.styleSheet()
-    assert window.filtering.state.search == 'alice "open' and window.filtering.shown.search == "alice"
+    assert (
+        window.filtering.state.search == 'alice "open' and window.filtering.shown.search == "alice"
+    )
     assert window.model.rowCount() == before  # not the whole cache
-    assert window.status_label.text().startswith(f"Showing {before:,} of")
+    assert window.status_area.label.text().startswith(f"Showing {before:,} of")
     with qtbot.waitSignal(window.filtersApplied, timeout=3000):
         qtbot.keyClick(window.search_bar, Qt.Key.Key_Escape)
     assert window.search_bar.text() == ""
@@ -493,7 +494,7 @@ def test_large_export_runs_in_the_background_with_bom(window, qtbot, tmp_path, m
     assert blocker.args[0].rows == window.model.rowCount()
     assert target.read_bytes().startswith(b"\xef\xbb\xbf")
     assert read_csv_ids(target) == shown_ids(window)
-    assert not window.progress.isVisible()
+    assert not window.status_area.progress.isVisible()
 
 
 def test_export_failure_shows_a_dialog_and_leaves_no_file(window, qtbot, tmp_path, monkeypatch):
@@ -551,7 +552,7 @@ def test_sync_adds_new_rows_keeping_sort_filters_and_selection(window, server, q
     assert users.is_monotonic_increasing
     assert window.model.record(window.table.currentIndex().row())["id"] == selected_id
     assert window.model.record(window.table.rowAt(0))["id"] == top_id
-    assert "just now" in window.status_label.text()
+    assert "just now" in window.status_area.label.text()
 
 
 def test_a_sync_behind_another_programs_write_says_it_waits(window, cache_path, qtbot):
@@ -576,11 +577,13 @@ def test_a_sync_behind_another_programs_write_says_it_waits(window, cache_path, 
         texts = []
         with qtbot.waitSignal(window.syncFinished, timeout=60_000):
             window.acts.sync.trigger()
-            qtbot.waitUntil(lambda: "waiting for another program" in window.status_label.text())
-            texts.append(window.status_label.text())
+            qtbot.waitUntil(
+                lambda: "waiting for another program" in window.status_area.label.text()
+            )
+            texts.append(window.status_area.label.text())
             print(file=holder.stdin, flush=True)  # the other program commits
         assert "cache: " + str(cache_path) in texts[0]
-        assert "waiting" not in window.status_label.text()
+        assert "waiting" not in window.status_area.label.text()
     finally:
         holder.kill()
         holder.communicate(timeout=30)
@@ -597,12 +600,12 @@ def test_cancel_a_sync(qtbot, tmp_path, monkeypatch):
         win.show()
         with qtbot.waitSignal(win.syncProgress, timeout=20_000):
             win.sync.start()
-        assert win.progress.isVisible() and win.cancel_button.isVisible()
+        assert win.status_area.progress.isVisible() and win.status_area.cancel_button.isVisible()
         with qtbot.waitSignal(win.syncFinished, timeout=30_000) as blocker:
-            qtbot.mouseClick(win.cancel_button, Qt.MouseButton.LeftButton)
+            qtbot.mouseClick(win.status_area.cancel_button, Qt.MouseButton.LeftButton)
         assert blocker.args[0].cancelled
         assert 0 < win.model.rowCount() < 3000
-        assert not win.progress.isVisible()
+        assert not win.status_area.progress.isVisible()
         win.close()
 
 
@@ -635,7 +638,7 @@ def test_sync_errors_show_a_banner_and_keep_the_cache(window, qtbot, monkeypatch
     assert blocker.args[0] in window.banner.text.text()
     assert "wrong-secret" not in window.banner.text.text()
     assert window.model.rowCount() == before
-    assert "sync failed" in window.status_label.text()
+    assert "sync failed" in window.status_area.label.text()
     window.banner.close_button.click()
     assert not window.banner.isVisible()
 
@@ -661,7 +664,7 @@ def test_missing_secret_points_at_profile_settings(qtbot, cache_path, server):
     win = create_window(["--cache", str(cache_path), "--profile", PROFILE])
     qtbot.addWidget(win)
     assert win.session.offline
-    assert "offline" in win.status_label.text()
+    assert "offline" in win.status_area.label.text()
     win.acts.sync.trigger()
     assert win.banner.isVisibleTo(win)
     assert "secret" in win.banner.text.text()
@@ -677,7 +680,7 @@ def test_open_another_cache(window, qtbot, tmp_path, server):
     window.profiles.open_cache(str(other))
     assert window.model.rowCount() == 1
     assert window.windowTitle() == "audit-viewer — elsewhere"
-    assert str(other) in window.status_label.text()
+    assert str(other) in window.status_area.label.text()
 
 
 # --------------------------------------------------------------------------------- settings

@@ -1,10 +1,10 @@
 """The main window: a shell that builds the widgets and wires them to the workflows.
 
 Each workflow lives in its own controller, given the :class:`Session` (which cache, which
-profile) instead of the window: loading (:mod:`load_controller`), sync, export, profiles and
-caches, reviewing rows. What stays here is the one filter state (:class:`FilterState`, parsed
-once, evaluated once, rendered by the search bar, the filter row and the timeline) and what the
-user must never lose while data changes underneath: sort, filters, selection and scroll.
+profile) rather than the window: loading, sync, export, profiles and caches, reviewing rows,
+the one filter state (:class:`FilterController`), the detail pane, the status bar and the
+table's layout. The window only builds them, connects their signals, and renders what they
+report in the banner and the status line.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from datetime import tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -25,21 +25,19 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMenu,
     QMessageBox,
-    QProgressBar,
-    QPushButton,
     QSplitter,
-    QStyle,
     QTableView,
     QVBoxLayout,
     QWidget,
 )
 
 from audit_viewer import __version__, logs
-from audit_viewer.cache import CacheError, CacheStore
+from audit_viewer.cache import CacheStore
 from audit_viewer.config import Profile, SecretStore
 from audit_viewer.sync import SyncProgress, SyncResult
-from audit_viewer.ui import status, theme
+from audit_viewer.ui import theme
 from audit_viewer.ui.banner import Banner
+from audit_viewer.ui.detail_controller import DetailController
 from audit_viewer.ui.detail_pane import DetailPane
 from audit_viewer.ui.dialogs import ShortcutsDialog
 from audit_viewer.ui.export_controller import ExportController
@@ -54,16 +52,16 @@ from audit_viewer.ui.review_controller import ReviewController
 from audit_viewer.ui.search_bar import SearchBar
 from audit_viewer.ui.session import Session
 from audit_viewer.ui.settings import WindowSettings
+from audit_viewer.ui.status_area import StatusArea
 from audit_viewer.ui.sync_controller import NEEDS_PROFILE, SyncController
 from audit_viewer.ui.table_layout import TableLayout
-from audit_viewer.ui.table_model import EventTableModel, RecordRole
+from audit_viewer.ui.table_model import EventTableModel
 from audit_viewer.ui.timeline import Timeline
 from audit_viewer.ui.window_actions import WindowActions, build_menus
 
 log = logging.getLogger(__name__)
 
 APP_TITLE = "audit-viewer"
-_HEADER_MARGIN = QStyle.PixelMetric.PM_HeaderMargin
 
 
 class MainWindow(QMainWindow):
@@ -106,7 +104,6 @@ class MainWindow(QMainWindow):
         #: Called after the window closed and the cache is closed (the demo's server, temp dir).
         self.on_close: list[Callable[[], None]] = []
         self._settings = WindowSettings()
-        self._sync_phrase = "never synced"
         self._closed = False
         if utc is None:
             utc = self._settings.utc(default=bool(profile and profile.timezone.upper() == "UTC"))
@@ -114,6 +111,7 @@ class MainWindow(QMainWindow):
 
         self.model = EventTableModel(parent=self)
         self._build_widgets()
+        self.status_area = StatusArea(self.statusBar(), self.session)
         self.filtering = FilterController(
             model=self.model,
             table=self.table,
@@ -140,6 +138,9 @@ class MainWindow(QMainWindow):
         self.review = ReviewController(self.table, self.model, self.header)
         self.layout_state = TableLayout(self.table, self.model, self.header)
         self.acts = WindowActions(self, self._slots())
+        self.details = DetailController(
+            self.table, self.model, self.detail, self.session, self.acts.detail
+        )
         self.no_match = NoMatchOverlay(self.table.viewport(), self.acts.clear)
         self.profiles_menu, self.columns_menu, self.toolbar = build_menus(self, self.acts)
         self._connect()
@@ -167,7 +168,6 @@ class MainWindow(QMainWindow):
         self.banner = Banner(self)
         self.timeline = Timeline(self)
         self.timeline.setObjectName("timeline")
-
         self.table = QTableView(self)
         self.table.setObjectName("eventsTable")
         self.header = FilterHeader(self.table)
@@ -186,7 +186,6 @@ class MainWindow(QMainWindow):
         vheader.setSectionResizeMode(vheader.ResizeMode.Fixed)
         vheader.setDefaultSectionSize(self.fontMetrics().height() + 8)
         vheader.setMinimumSectionSize(self.fontMetrics().height() + 4)
-        self.table.installEventFilter(self)
         self.detail = DetailPane(self)
         self.detail.setObjectName("detailPane")
 
@@ -204,7 +203,6 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setChildrenCollapsible(False)
         self.splitter.setSizes([900, 380])  # first start; later the saved state wins
-
         central = QWidget(self)
         layout = QVBoxLayout(central)
         layout.setContentsMargins(6, 6, 6, 0)
@@ -213,19 +211,6 @@ class MainWindow(QMainWindow):
             layout.addWidget(widget)
         layout.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
-
-        bar = self.statusBar()
-        self.status_label = QLabel(objectName="statusLine")
-        self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        bar.addWidget(self.status_label, 1)
-        self.progress = QProgressBar(objectName="statusProgress")
-        self.progress.setMaximumWidth(220)
-        self.progress.setTextVisible(True)
-        self.progress.hide()
-        self.cancel_button = QPushButton("Cancel", objectName="statusCancel")
-        self.cancel_button.hide()
-        bar.addPermanentWidget(self.progress)
-        bar.addPermanentWidget(self.cancel_button)
         self._style_errors()
         self.resize(1280, 800)
 
@@ -262,11 +247,11 @@ class MainWindow(QMainWindow):
         }
 
     def _connect(self) -> None:
+        bar = self.statusBar()
         self.filtering.applied.connect(self._filtered)
         self.filtering.invalid.connect(self._update_status)
         self.table.customContextMenuRequested.connect(self._table_menu)
-        self.table.selectionModel().currentRowChanged.connect(self._on_current_row)
-        self.cancel_button.clicked.connect(self.cancel_running)
+        self.status_area.cancel_button.clicked.connect(self.cancel_running)
         self.profiles_menu.aboutToShow.connect(lambda: self.profiles.fill_menu(self.profiles_menu))
         self.columns_menu.aboutToShow.connect(
             lambda: self.layout_state.fill_menu(self.columns_menu, self.acts.reset_columns)
@@ -277,20 +262,20 @@ class MainWindow(QMainWindow):
         self.loader.loaded.connect(self._refresh_sync_phrase)
         self.loader.loaded.connect(self.cacheLoaded)
         self.loader.failed.connect(self._cache_unreadable)
-        self.sync.started.connect(lambda: self._busy(True, "Syncing: connecting…", 0))
+        self.sync.started.connect(lambda: self._busy("Syncing: connecting…"))
         self.sync.progress.connect(self._sync_progress)
-        self.sync.waiting.connect(self._sync_waiting)
+        self.sync.waiting.connect(self.status_area.sync_waiting)
         self.sync.frameLoaded.connect(self.replace_frame)
         self.sync.finished.connect(self._sync_done)
         self.sync.failed.connect(self._sync_failed)
         self.sync.refused.connect(self._sync_refused)
-        self.sync.deferred.connect(lambda text: self.statusBar().showMessage(text, 5000))
-        self.exports.started.connect(lambda text, total: self._busy(True, text, total))
-        self.exports.progress.connect(self._export_progress)
+        self.sync.deferred.connect(lambda text: bar.showMessage(text, 5000))
+        self.exports.started.connect(self._busy)
+        self.exports.progress.connect(self.status_area.export_progress)
         self.exports.finished.connect(self._export_done)
         self.exports.refused.connect(self.banner.show_message)
         for source in (self.exports, self.profiles, self.review):
-            source.message.connect(self.statusBar().showMessage)
+            source.message.connect(bar.showMessage)
         self.profiles.problem.connect(self.banner.show_message)
         self.profiles.utcWanted.connect(lambda: self.acts.utc.setChecked(True))
         self._ago_timer = QTimer(self)
@@ -316,7 +301,7 @@ class MainWindow(QMainWindow):
     def _switched(self) -> None:
         """Another profile or cache: its events, its zone, its title; nothing of the old one."""
         self.banner.hide()
-        self.detail.show_record(None, self.tz)
+        self.details.clear()
         self._load()
         self._profile_changed()
 
@@ -331,33 +316,20 @@ class MainWindow(QMainWindow):
         keeps the event at the top of the viewport where it was, unless the user is at the very
         top, where new events should push in.
         """
-        anchor_id, anchor_offset, top = None, 0, self.table.rowAt(0)
-        if self.table.verticalScrollBar().value() > 0 and top >= 0:
-            anchor_id, anchor_offset = (
-                self._id_of_view_row(top),
-                self.table.rowViewportPosition(top),
-            )
+        table, top = self.table, self.table.rowAt(0)
+        anchor = None
+        if table.verticalScrollBar().value() > 0 and top >= 0:
+            event_id = self.frame["id"].array[self.model.record_index(top)]
+            anchor = (str(event_id), table.rowViewportPosition(top))
         self.filtering.apply(frame=frame, keep_view=False)
-        if anchor_id is not None:
-            row = self.model.view_row_of_id(anchor_id)
-            if row is not None:
-                bar = self.table.verticalScrollBar()
-                bar.setValue(bar.value() + self.table.rowViewportPosition(row) - anchor_offset)
-
-    def _id_of_view_row(self, row: int) -> str:
-        return str(self.frame["id"].array[self.model.record_index(row)])
-
-    # ------------------------------------------------------------------------------- filtering
+        row = self.model.view_row_of_id(anchor[0]) if anchor is not None else None
+        if anchor is not None and row is not None:
+            bar = table.verticalScrollBar()
+            bar.setValue(bar.value() + table.rowViewportPosition(row) - anchor[1])
 
     def _filtered(self, rows: int) -> None:
         """After each filter pass: the detail pane follows the table, the status counts."""
-        current = self.table.currentIndex()
-        shown = self.detail.record()
-        if not current.isValid():
-            if shown is not None:
-                self.detail.show_record(None, self.tz)
-        elif shown is None or shown.get("id") != self._id_of_view_row(current.row()):
-            self._on_current_row(current)
+        self.details.follow()
         self.no_match.setVisible(rows == 0 and len(self.frame) > 0)
         self._update_status()
         self.filtersApplied.emit(rows)
@@ -369,18 +341,7 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------------------- status
 
     def _refresh_sync_phrase(self) -> None:
-        name = self.session.profile_name
-        if name is None:
-            self._sync_phrase = "no events cached yet"
-        else:
-            try:
-                state = self.session.store.sync_state(name)
-            except CacheError as exc:
-                self._sync_phrase = f"sync state unreadable: {exc}"
-            else:
-                self._sync_phrase = status.sync_phrase(
-                    state.last_sync_at, state.last_outcome, state.last_error
-                )
+        self.status_area.refresh_sync_phrase()
         self._update_status()
 
     def _profile_changed(self) -> None:
@@ -400,69 +361,35 @@ class MainWindow(QMainWindow):
 
     def _update_status(self) -> None:
         if self.loader.loading:
-            self.status_label.setText(self.loader.text)
-            return
-        self.status_label.setText(
-            status.status_line(
-                self.model.rowCount(),
-                len(self.frame),
-                self.session.store.location,
-                self._sync_phrase,
-                offline=self.session.offline,
-            )
-        )
-
-    def _busy(self, on: bool, text: str = "", total: int = 0) -> None:
-        """Show/hide the progress bar and Cancel, and enable the actions that fit the state."""
-        syncing, exporting = self.sync.running, self.exports.running
-        running = syncing or exporting
-        self.progress.setVisible(running)
-        self.cancel_button.setVisible(running)
-        self.acts.cancel.setEnabled(running)
-        self.acts.sync.setEnabled(not syncing)
-        self.acts.full_sync.setEnabled(not syncing)
-        self.acts.export.setEnabled(not exporting)
-        self.acts.open.setEnabled(not running)
-        if on:
-            self.progress.setRange(0, total)
-            self.progress.setValue(0)
-            self.progress.setFormat("%p%" if total else "")
-            self.status_label.setText(text)
+            self.status_area.label.setText(self.loader.text)
         else:
+            self.status_area.show_counts(self.model.rowCount(), len(self.frame))
+
+    def _busy(self, text: str = "", total: int = 0) -> None:
+        """Show/hide the progress and Cancel, and enable the commands that fit what runs."""
+        syncing, exporting = self.sync.running, self.exports.running
+        self.status_area.show_running(syncing or exporting, text, total)
+        self.acts.cancel.setEnabled(syncing or exporting)
+        for act in (self.acts.sync, self.acts.full_sync):
+            act.setEnabled(not syncing)
+        self.acts.export.setEnabled(not exporting)
+        self.acts.open.setEnabled(not (syncing or exporting))
+        if not text:  # started: the status line says what runs; ended: what is shown
             self._update_status()
 
     def cancel_running(self) -> None:
         """Cancel the sync or export in progress (both stop at their next page/chunk)."""
         self.sync.cancel()
         self.exports.cancel()
-        self.progress.setFormat("Cancelling…")
+        self.status_area.progress.setFormat("Cancelling…")
 
-    # ------------------------------------------------------------------------------- sync
-
-    def _sync_progress(self, p: SyncProgress) -> None:
-        if not self.exports.running:  # an export's progress wins the shared bar
-            self.progress.setRange(0, p.ranges_total)
-            self.progress.setValue(p.ranges_done)
-            self.progress.setFormat(f"{p.events:,} events")
-        self.syncProgress.emit(p)
-        day = p.range_start.astimezone(self.tz).strftime("%Y-%m-%d")
-        self.status_label.setText(
-            f"Syncing: {p.events:,} events ({p.new_events:,} new) in {p.pages:,} pages · "
-            f"at {day} · cache: {self.session.store.location}"
-        )
-
-    def _sync_waiting(self, seconds: float) -> None:
-        self.status_label.setText(
-            f"Syncing: waiting for another program writing the cache ({seconds:.0f} s) · "
-            f"cache: {self.session.store.location}"
-        )
-
-    def _sync_ended(self) -> None:
-        self._busy(False)
-        self._refresh_sync_phrase()
+    def _sync_progress(self, report: SyncProgress) -> None:
+        self.status_area.sync_progress(report, self.tz, bar=not self.exports.running)
+        self.syncProgress.emit(report)
 
     def _sync_done(self, result: SyncResult) -> None:
-        self._sync_ended()
+        self._busy()
+        self._refresh_sync_phrase()
         what = "Sync cancelled" if result.cancelled else "Sync done"
         self.statusBar().showMessage(
             f"{what}: {result.new_events:,} new events, {result.total_cached:,} cached "
@@ -472,7 +399,8 @@ class MainWindow(QMainWindow):
         self.syncFinished.emit(result)
 
     def _sync_failed(self, message: str) -> None:
-        self._sync_ended()
+        self._busy()
+        self._refresh_sync_phrase()
         self.banner.show_message(
             f"Sync failed: {message} The cached events stay available.",
             ("Open profile settings", self.profiles.edit_profile),
@@ -485,15 +413,8 @@ class MainWindow(QMainWindow):
         else:
             self.banner.show_message(message, ("Open profile settings", self.profiles.edit_profile))
 
-    # ------------------------------------------------------------------------------- export
-
-    def _export_progress(self, rows: int, total: int) -> None:
-        self.progress.setRange(0, total)
-        self.progress.setValue(min(rows, total))
-        self.progress.setFormat(f"Saving {rows:,} / {total:,}")
-
     def _export_done(self, outcome: object) -> None:
-        self._busy(False)
+        self._busy()
         self.exportFinished.emit(outcome)
 
     # ------------------------------------------------------------------------------- view
@@ -507,26 +428,7 @@ class MainWindow(QMainWindow):
         self.model.set_utc(self._utc)
         self._settings.set_utc(self._utc)
         self.filtering.update_timeline()
-        self._on_current_row(self.table.currentIndex())
-
-    def _on_current_row(self, current, _previous=None) -> None:
-        record = current.data(RecordRole) if current.isValid() else None
-        if record is not None:
-            record["raw"] = self._event_json(record)
-        self.detail.show_record(record, self.tz)
-
-    def _event_json(self, record: dict[str, object]) -> object:
-        """The event's whole JSON: frames loaded from SQLite carry only its extra fields, and
-        the detail pane shows and copies the event as it arrived. Other caches' frames have it
-        already, so moving through rows costs them no query."""
-        store, name = self.session.store, self.session.profile_name
-        if name is None or store.frames_hold_whole_json:
-            return record["raw"]
-        try:
-            stored = store.event_json(name, str(record["id"]))
-        except CacheError:
-            stored = None
-        return record["raw"] if stored is None else stored
+        self.details.refresh()
 
     def _table_menu(self, pos) -> None:
         menu = QMenu(self)
@@ -535,21 +437,6 @@ class MainWindow(QMainWindow):
         menu.addSeparator()
         menu.addAction(self.acts.clear)
         menu.popup(self.table.viewport().mapToGlobal(pos))
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if (
-            watched is self.table
-            and event.type() == QEvent.Type.KeyPress
-            and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
-            and self.table.currentIndex().isValid()
-        ):
-            if not self.detail.isVisible():
-                self.acts.detail.setChecked(True)
-            self.detail.findChild(QWidget, "detailText").setFocus(
-                Qt.FocusReason.ShortcutFocusReason
-            )
-            return True
-        return super().eventFilter(watched, event)
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.PaletteChange:
