@@ -9,6 +9,12 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolBut
 
 from audit_viewer.ui import theme
 
+#: The first start's message, before any profile exists.
+WELCOME = (
+    "Welcome: no profile is set up yet. Add one with the platform's base URL and an API client "
+    "to sync the audit trail, or start “audit-viewer --demo” to try the app on synthetic events."
+)
+
 
 class Banner(QFrame):
     """A non-modal message above the table (sync errors, missing secret) with one action.

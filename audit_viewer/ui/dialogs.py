@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import os
+from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
@@ -16,6 +18,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QSpinBox,
     QTableWidget,
@@ -24,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from audit_viewer import __version__, logs
 from audit_viewer.config import (
     DEFAULT_BASE_URL,
     ENV_SECRET,
@@ -261,3 +265,16 @@ class ShortcutsDialog(QDialog):
         layout.addWidget(table)
         layout.addWidget(buttons)
         self.resize(440, 480)
+
+
+def show_about(parent: QWidget, cache: str, settings: Path) -> None:
+    """Help → About: the version and the paths in use (cache, settings, log)."""
+    QMessageBox.about(
+        parent,
+        "About audit-viewer",
+        f"<b>audit-viewer {__version__}</b><p>Browse, search and archive the platform's "
+        "audit trail: events sync into a local cache that outlives the platform's 90-day "
+        f"retention.</p><p>Cache: {html.escape(cache)}<br>"
+        f"Settings: {html.escape(str(settings))}<br>"
+        f"Log: {html.escape(str(logs.log_file()))}</p>",
+    )

@@ -9,41 +9,33 @@ report in the banner and the status line.
 
 from __future__ import annotations
 
-import html
 import logging
 from collections.abc import Callable
 from datetime import tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QLabel,
     QLineEdit,
     QMainWindow,
-    QMenu,
-    QMessageBox,
     QSplitter,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
-from audit_viewer import __version__, logs
 from audit_viewer.cache import CacheStore
 from audit_viewer.config import Profile, SecretStore
 from audit_viewer.sync import SyncProgress, SyncResult
-from audit_viewer.ui import theme
-from audit_viewer.ui.banner import Banner
+from audit_viewer.ui import status, theme, window_state
+from audit_viewer.ui.banner import WELCOME, Banner
 from audit_viewer.ui.detail_controller import DetailController
 from audit_viewer.ui.detail_pane import DetailPane
-from audit_viewer.ui.dialogs import ShortcutsDialog
+from audit_viewer.ui.dialogs import ShortcutsDialog, show_about
+from audit_viewer.ui.events_table import EventsTable
 from audit_viewer.ui.export_controller import ExportController
 from audit_viewer.ui.filter_controller import FilterController
-from audit_viewer.ui.filter_header import FilterHeader
-from audit_viewer.ui.highlight import HighlightDelegate
 from audit_viewer.ui.icons import app_icon, icon
 from audit_viewer.ui.load_controller import LoadController
 from audit_viewer.ui.no_match import NoMatchOverlay
@@ -107,7 +99,7 @@ class MainWindow(QMainWindow):
         self._closed = False
         if utc is None:
             utc = self._settings.utc(default=bool(profile and profile.timezone.upper() == "UTC"))
-        self._utc = utc
+        self.utc = utc
 
         self.model = EventTableModel(parent=self)
         self._build_widgets()
@@ -145,15 +137,11 @@ class MainWindow(QMainWindow):
         self.profiles_menu, self.columns_menu, self.toolbar = build_menus(self, self.acts)
         self._connect()
         self._load()
-        self._restore_settings()
+        window_state.restore(self, self._settings)
         self._profile_changed()
         if profile is None and len(self.frame) == 0:
             self.banner.show_message(
-                "Welcome: no profile is set up yet. Add one with the platform's base URL and an "
-                "API client to sync the audit trail, or start “audit-viewer --demo” to try the "
-                "app on synthetic events.",
-                ("New profile…", self.profiles.new_profile),
-                kind="info",
+                WELCOME, ("New profile…", self.profiles.new_profile), kind="info"
             )
 
     # ------------------------------------------------------------------------------- building
@@ -168,24 +156,8 @@ class MainWindow(QMainWindow):
         self.banner = Banner(self)
         self.timeline = Timeline(self)
         self.timeline.setObjectName("timeline")
-        self.table = QTableView(self)
-        self.table.setObjectName("eventsTable")
-        self.header = FilterHeader(self.table)
-        self.table.setHorizontalHeader(self.header)
-        self.table.setModel(self.model)
-        self.table.setItemDelegate(HighlightDelegate(self.table))
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectItems)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        self.table.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        self.table.setWordWrap(False)
-        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
-        self.table.setAlternatingRowColors(True)
-        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        vheader = self.table.verticalHeader()
-        vheader.setSectionResizeMode(vheader.ResizeMode.Fixed)
-        vheader.setDefaultSectionSize(self.fontMetrics().height() + 8)
-        vheader.setMinimumSectionSize(self.fontMetrics().height() + 4)
+        self.table = EventsTable(self.model, self)
+        self.header = self.table.filter_header
         self.detail = DetailPane(self)
         self.detail.setObjectName("detailPane")
 
@@ -243,14 +215,19 @@ class MainWindow(QMainWindow):
             "profile": profiles.edit_profile,
             "new_profile": profiles.new_profile,
             "shortcuts": lambda: ShortcutsDialog(self.actions(), self).exec(),
-            "about": self.show_about,
+            "about": lambda: show_about(self, self.session.store.location, self._settings.path),
         }
 
     def _connect(self) -> None:
         bar = self.statusBar()
         self.filtering.applied.connect(self._filtered)
         self.filtering.invalid.connect(self._update_status)
-        self.table.customContextMenuRequested.connect(self._table_menu)
+        self.table.customContextMenuRequested.connect(
+            lambda pos: self.review.context_menu(
+                pos,
+                [self.acts.copy, self.acts.copy_csv, self.acts.filter_value, None, self.acts.clear],
+            )
+        )
         self.status_area.cancel_button.clicked.connect(self.cancel_running)
         self.profiles_menu.aboutToShow.connect(lambda: self.profiles.fill_menu(self.profiles_menu))
         self.columns_menu.aboutToShow.connect(
@@ -346,15 +323,7 @@ class MainWindow(QMainWindow):
 
     def _profile_changed(self) -> None:
         """After the profile (or its secret) changed: zone, title, status (offline or not)."""
-        profile = self.session.profile
-        zone = profile.timezone if profile else "local"
-        tz = None
-        if zone.lower() not in ("local", "utc", ""):  # an IANA zone instead of the machine's
-            try:
-                tz = ZoneInfo(zone)
-            except (ZoneInfoNotFoundError, ValueError):
-                log.warning("Unknown time zone %r in profile; using the local zone", zone)
-        self.model.set_timezone(tz)
+        self.model.set_timezone(self.session.zone())
         name = self.session.profile_name
         self.setWindowTitle(f"{APP_TITLE} — {name}" if name else APP_TITLE)
         self._update_status()
@@ -390,12 +359,7 @@ class MainWindow(QMainWindow):
     def _sync_done(self, result: SyncResult) -> None:
         self._busy()
         self._refresh_sync_phrase()
-        what = "Sync cancelled" if result.cancelled else "Sync done"
-        self.statusBar().showMessage(
-            f"{what}: {result.new_events:,} new events, {result.total_cached:,} cached "
-            f"({result.elapsed:.1f} s)",
-            15_000,
-        )
+        self.statusBar().showMessage(status.sync_summary(result), 15_000)
         self.syncFinished.emit(result)
 
     def _sync_failed(self, message: str) -> None:
@@ -421,71 +385,19 @@ class MainWindow(QMainWindow):
 
     def set_utc(self, on: bool) -> None:
         """Show times in UTC (True) or the local zone; the Time header names the zone."""
-        self._utc = bool(on)
-        if self.acts.utc.isChecked() != self._utc:
-            self.acts.utc.setChecked(self._utc)
+        self.utc = bool(on)
+        if self.acts.utc.isChecked() != self.utc:
+            self.acts.utc.setChecked(self.utc)
             return
-        self.model.set_utc(self._utc)
-        self._settings.set_utc(self._utc)
+        self.model.set_utc(self.utc)
+        self._settings.set_utc(self.utc)
         self.filtering.update_timeline()
         self.details.refresh()
-
-    def _table_menu(self, pos) -> None:
-        menu = QMenu(self)
-        for act in (self.acts.copy, self.acts.copy_csv, self.acts.filter_value):
-            menu.addAction(act)
-        menu.addSeparator()
-        menu.addAction(self.acts.clear)
-        menu.popup(self.table.viewport().mapToGlobal(pos))
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.PaletteChange:
             self._style_errors()
         super().changeEvent(event)
-
-    def show_about(self) -> None:
-        QMessageBox.about(
-            self,
-            "About audit-viewer",
-            f"<b>audit-viewer {__version__}</b><p>Browse, search and archive the platform's "
-            "audit trail: events sync into a local cache that outlives the platform's 90-day "
-            f"retention.</p><p>Cache: {html.escape(self.session.store.location)}<br>"
-            f"Settings: {html.escape(str(self._settings.path))}<br>"
-            f"Log: {html.escape(str(logs.log_file()))}</p>",
-        )
-
-    # ------------------------------------------------------------------------------- settings
-
-    def _restore_settings(self) -> None:
-        s = self._settings
-        for saved, restore in (
-            (s.geometry(), self.restoreGeometry),
-            (s.window_state(), self.restoreState),
-            (s.splitter_state(), self.splitter.restoreState),
-        ):
-            if saved is not None:
-                restore(saved)
-        self.acts.timeline.setChecked(s.timeline_visible())
-        self.acts.detail.setChecked(s.detail_visible())
-        self.timeline.setVisible(s.timeline_visible())
-        self.detail.setVisible(s.detail_visible())
-        self.acts.bom.setChecked(s.bom())
-        self.acts.utc.setChecked(self._utc)
-        self.model.set_utc(self._utc)
-        self.layout_state.reset()
-        table = s.table_state()
-        if table is not None:
-            self.layout_state.apply(table)
-        self.table.setSortingEnabled(True)
-
-    def save_settings(self) -> None:
-        s = self._settings
-        s.save_window(self.saveGeometry(), self.saveState(), self.splitter.saveState())
-        s.set_panes(timeline=self.acts.timeline.isChecked(), detail=self.acts.detail.isChecked())
-        s.set_utc(self._utc)
-        s.set_bom(self.acts.bom.isChecked())
-        s.set_table_state(self.layout_state.state())
-        s.sync()
 
     # ------------------------------------------------------------------------------- closing
 
@@ -502,7 +414,7 @@ class MainWindow(QMainWindow):
         self._ago_timer.stop()
         for controller in (self.sync, self.exports, self.loader):
             controller.stop()
-        self.save_settings()
+        window_state.save(self, self._settings)
         self.session.store.close()
         for cleanup in self.on_close:
             try:

@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import numpy as np
 import pandas as pd
-from PySide6.QtCore import QModelIndex, QObject, Qt, Signal
-from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QTableView
+from PySide6.QtCore import QModelIndex, QObject, QPoint, Qt, Signal
+from PySide6.QtGui import QAction, QGuiApplication
+from PySide6.QtWidgets import QMenu, QTableView
 
 from audit_viewer.events import in_zone
 from audit_viewer.export import write_csv
@@ -30,6 +30,16 @@ class ReviewController(QObject):
     def __init__(self, table: QTableView, model: EventTableModel, header: FilterHeader) -> None:
         super().__init__(table)
         self._table, self._model, self._header = table, model, header
+
+    def context_menu(self, pos: QPoint, actions: list[QAction | None]) -> None:
+        """The table's right-click menu at ``pos`` (None: a separator)."""
+        menu = QMenu(self._table)
+        for action in actions:
+            if action is None:
+                menu.addSeparator()
+            else:
+                menu.addAction(action)
+        menu.popup(self._table.viewport().mapToGlobal(pos))
 
     def visible_columns(self) -> list[int]:
         """Logical columns in the order shown, hidden ones left out."""

@@ -6,10 +6,15 @@ object instead of the window, and the window re-renders when it says it changed.
 
 from __future__ import annotations
 
+import logging
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from PySide6.QtCore import QObject, Signal
 
 from audit_viewer.cache import CacheStore
 from audit_viewer.config import Profile, SecretStore, get_secret
+
+log = logging.getLogger(__name__)
 
 
 class Session(QObject):
@@ -51,6 +56,17 @@ class Session(QObject):
     def offline(self) -> bool:
         """No profile or no secret: the cache is browsable, but a sync cannot run."""
         return self.profile is None or self.secret() is None
+
+    def zone(self) -> ZoneInfo | None:
+        """The IANA zone the profile shows times in; None: the machine's (or UTC, by toggle)."""
+        name = self.profile.timezone if self.profile else "local"
+        if name.lower() in ("local", "utc", ""):
+            return None
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            log.warning("Unknown time zone %r in profile; using the local zone", name)
+            return None
 
     def switch(
         self,

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from audit_viewer.sync import SyncResult
+
 SEPARATOR = " · "
 
 
@@ -58,3 +60,12 @@ def status_line(visible: int, total: int, cache: str, sync: str, *, offline: boo
     if offline:
         parts.append("offline")
     return SEPARATOR.join(parts)
+
+
+def sync_summary(result: SyncResult) -> str:
+    """What the status bar says for a while after a sync ends."""
+    what = "Sync cancelled" if result.cancelled else "Sync done"
+    return (
+        f"{what}: {result.new_events:,} new events, {result.total_cached:,} cached "
+        f"({result.elapsed:.1f} s)"
+    )
