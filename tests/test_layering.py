@@ -98,3 +98,12 @@ def test_no_module_imports_one_that_imports_it_back() -> None:
     except CycleError as exc:
         cycle = " -> ".join(exc.args[1])
         raise AssertionError(f"import cycle: {cycle}") from None
+
+
+def test_the_main_window_only_builds_and_wires() -> None:
+    """Workflows own their threads in their controllers; the window stays a short shell."""
+    source = (PACKAGE / "ui" / "main_window.py").read_text(encoding="utf-8")
+    imports = _runtime_imports("audit_viewer.ui.main_window", PACKAGE / "ui" / "main_window.py")
+    assert "audit_viewer.ui.workers" not in imports
+    assert {"audit_viewer.api", "audit_viewer.export", "audit_viewer.query"}.isdisjoint(imports)
+    assert len(source.splitlines()) < 450
