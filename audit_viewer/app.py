@@ -18,6 +18,7 @@ from pathlib import Path
 
 from audit_viewer import __version__, logs
 from audit_viewer.cache import CacheError, CacheStore, resolve_cache_url
+from audit_viewer.cached_profiles import choose
 from audit_viewer.config import APP_NAME as PROG
 from audit_viewer.config import (
     DEFAULT_LOG_LEVEL,
@@ -147,11 +148,13 @@ def _choose_profile(startup: _Startup, requested: str | None) -> None:
 
 def _resolve_cached_profile(
     startup: _Startup, store: CacheStore, requested: str | None, explicit_cache: bool
-) -> None:
+) -> tuple[str, ...]:
     """Check the chosen profile against the cache; without one, show what the cache holds.
 
     A cache named with ``--cache`` (a colleague's file, an archive) is about its own events:
-    when the default profile has none there, the cache's first profile is shown instead.
+    when the default profile has none there, the cache's profile is shown instead, by the rule
+    of :mod:`audit_viewer.cached_profiles`. Returns the profiles to ask about when the cache
+    holds several and none is preferred (the window asks once it is shown).
     """
     cached = store.profiles()
     name = startup.profile_name
@@ -159,12 +162,14 @@ def _resolve_cached_profile(
         if startup.profile is None and name not in cached:
             known = ", ".join(sorted(set(cached) | set(_saved_profiles()))) or "none"
             raise StartupError(f"No profile named {requested!r} (known: {known}).")
-        return
+        return ()
     saved_elsewhere = startup.profile is not None and not (explicit_cache and cached)
     if name is not None and (name in cached or saved_elsewhere):
-        return
-    startup.profile_name = cached[0] if cached else None
-    startup.profile = _saved_profiles().get(cached[0]) if cached else None
+        return ()
+    choice = choose(cached)
+    startup.profile_name = choice.name
+    startup.profile = _saved_profiles().get(choice.name) if choice.name else None
+    return choice.ask
 
 
 def _saved_profiles() -> dict[str, Profile]:
@@ -196,8 +201,9 @@ def create_window(argv: list[str]) -> MainWindow:
         except CacheError as exc:
             raise StartupError(str(exc)) from None
         try:
+            ask: tuple[str, ...] = ()
             if not args.demo:
-                _resolve_cached_profile(startup, store, args.profile, args.cache is not None)
+                ask = _resolve_cached_profile(startup, store, args.profile, args.cache is not None)
             window = MainWindow(
                 store=store,
                 cache_url=startup.cache_url,
@@ -218,6 +224,8 @@ def create_window(argv: list[str]) -> MainWindow:
         window.banner.show_message(startup.warning)
     if args.demo:
         call_soon(window.sync.start)
+    if ask:
+        call_soon(lambda: window.profiles.ask_which(ask))
     return window
 
 

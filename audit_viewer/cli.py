@@ -337,24 +337,25 @@ def _require_existing_cache(cache_url: str | None) -> None:
             raise CliError(f"No cache at {path}: run `{PROG} sync` first, or pass --cache")
 
 
-def _export_profile(cache: CacheStore, wanted: str | None) -> str:
-    profiles = sorted(cache.profiles())
-    if wanted is not None:
-        if wanted not in profiles:
-            known = ", ".join(profiles) or "none"
-            raise CliError(
-                f"No events for profile {wanted!r} in {cache.location}; profiles there: {known}"
-            )
-        return wanted
-    if not profiles:
-        raise CliError(f"The cache {cache.location} is empty: run `{PROG} sync` first")
-    if len(profiles) > 1:
-        raise CliError(
-            f"The cache {cache.location} holds {len(profiles)} profiles; "
-            "choose one with --profile NAME:",
-            details=tuple(f"{p} ({_plural(cache.count(p), 'event')})" for p in profiles),
+def _export_profile(cache: CacheStore, wanted: str | None, preferred: str | None) -> str:
+    """The profile to export (see :mod:`audit_viewer.cached_profiles`); several: list them."""
+    from audit_viewer.cached_profiles import NotCachedError, choose
+
+    try:
+        choice = choose(
+            cache.profiles(), wanted=wanted, preferred=preferred, location=cache.location
         )
-    return profiles[0]
+    except NotCachedError as exc:
+        raise CliError(str(exc)) from None
+    if choice.ask:
+        raise CliError(
+            f"The cache {cache.location} holds {len(choice.ask)} profiles; "
+            "choose one with --profile NAME:",
+            details=tuple(f"{p} ({_plural(cache.count(p), 'event')})" for p in choice.ask),
+        )
+    if choice.name is None:
+        raise CliError(f"The cache {cache.location} is empty: run `{PROG} sync` first")
+    return choice.name
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -387,8 +388,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         with CacheStore.open_for_reading(cache_url) as cache:
             # The default profile picks its own events when the cache has them; otherwise
             # the cache's only profile, as without a default.
-            implied = profile_name if profile_name in cache.profiles() else None
-            profile = _export_profile(cache, args.profile or implied)
+            profile = _export_profile(cache, args.profile, profile_name)
             now = datetime.now(UTC)  # one `now` for every chunk: relative spans stay consistent
             frames = (
                 chunk if query.is_empty else chunk[query.mask(chunk, now)]

@@ -35,7 +35,7 @@ from audit_viewer.events import normalize_event
 from audit_viewer.filters import FilterState
 from audit_viewer.sandbox import Faults, SandboxServer
 from audit_viewer.sync import SyncEngine
-from audit_viewer.ui import export_controller, load_controller, status
+from audit_viewer.ui import export_controller, load_controller, profile_controller, status
 from audit_viewer.ui import workers as workers_module
 from audit_viewer.ui.table_model import (
     COL_ACTION,
@@ -681,6 +681,72 @@ def test_open_another_cache(window, qtbot, tmp_path, server):
     assert window.model.rowCount() == 1
     assert window.windowTitle() == "audit-viewer — elsewhere"
     assert str(other) in window.status_area.label.text()
+
+
+def shared_archive(path: Path, server) -> Path:
+    """A cache holding two tenants' events: alpha 1, beta 2."""
+    events = [normalize_event(e) for e in server.all_events()[:3]]
+    with CacheStore.open(f"sqlite:///{path}") as store:
+        store.upsert_events("alpha", events[:1])
+        store.upsert_events("beta", events[1:])
+    return path
+
+
+def answer_which_profile(monkeypatch, answer: str | None) -> list[list[str]]:
+    """Answer the "Which profile?" question with the entry starting with ``answer``."""
+    asked: list[list[str]] = []
+
+    def get_item(parent, title, label, items, current, editable):
+        asked.append(list(items))
+        chosen = [item for item in items if answer and item.startswith(f"{answer} (")]
+        return (chosen[0], True) if chosen else ("", False)
+
+    monkeypatch.setattr(profile_controller.QInputDialog, "getItem", staticmethod(get_item))
+    return asked
+
+
+def test_opening_a_cache_of_several_profiles_asks_which(
+    window, qtbot, tmp_path, server, monkeypatch
+):
+    archive = shared_archive(tmp_path / "shared.sqlite3", server)
+    asked = answer_which_profile(monkeypatch, "beta")
+    window.profiles.open_cache(str(archive))
+    assert asked == [["alpha (1 event)", "beta (2 events)"]]
+    assert window.windowTitle() == "audit-viewer — beta"
+    assert window.model.rowCount() == 2
+    assert str(archive) in window.status_area.label.text()
+
+
+def test_not_choosing_keeps_the_cache_that_was_open(window, qtbot, tmp_path, server, monkeypatch):
+    before = (window.windowTitle(), window.model.rowCount(), window.session.store.location)
+    asked = answer_which_profile(monkeypatch, None)
+    window.profiles.open_cache(str(shared_archive(tmp_path / "shared.sqlite3", server)))
+    assert len(asked) == 1
+    assert (window.windowTitle(), window.model.rowCount(), window.session.store.location) == before
+    window.model.rowCount()  # the old store still answers
+    assert window.session.store.count(PROFILE) == before[1]
+
+
+def test_starting_on_a_cache_of_several_profiles_asks_which(qtbot, tmp_path, server, monkeypatch):
+    archive = shared_archive(tmp_path / "shared.sqlite3", server)
+    asked = answer_which_profile(monkeypatch, "alpha")
+    win = create_window(["--cache", str(archive)])
+    qtbot.addWidget(win)
+    qtbot.waitUntil(lambda: win.windowTitle() == "audit-viewer — alpha", timeout=5000)
+    assert asked == [["alpha (1 event)", "beta (2 events)"]]
+    assert win.model.rowCount() == 1
+    win.close()
+
+
+def test_declining_at_start_says_where_to_choose(qtbot, tmp_path, server, monkeypatch):
+    answer_which_profile(monkeypatch, None)
+    win = create_window(["--cache", str(shared_archive(tmp_path / "shared.sqlite3", server))])
+    qtbot.addWidget(win)
+    expected = "This cache holds 2 profiles; choose one in File → Cached profiles."
+    qtbot.waitUntil(lambda: win.banner.text.text() == expected, timeout=5000)
+    assert win.banner.isVisibleTo(win)
+    assert win.model.rowCount() == 0 and win.windowTitle() == "audit-viewer"
+    win.close()
 
 
 # --------------------------------------------------------------------------------- settings

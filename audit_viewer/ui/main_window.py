@@ -139,7 +139,7 @@ class MainWindow(QMainWindow):
         self._load()
         window_state.restore(self, self._settings)
         self._profile_changed()
-        if profile is None and len(self.frame) == 0:
+        if profile is None and not self.session.store.profiles():  # a first start
             self.banner.show_message(
                 WELCOME, ("New profile…", self.profiles.new_profile), kind="info"
             )

@@ -6,9 +6,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu, QMessageBox, QWidget
 
 from audit_viewer.cache import CacheError, CacheStore, resolve_cache_url
+from audit_viewer.cached_profiles import choose
 from audit_viewer.config import ConfigError, Profile, load_profiles
 from audit_viewer.ui.dialogs import ProfileDialog
 from audit_viewer.ui.session import Session
@@ -109,7 +110,40 @@ class ProfileController(QObject):
         except CacheError as exc:
             QMessageBox.critical(self._parent, "Open cache", f"Could not open {url}.\n\n{exc}")
             return
-        name = self._session.profile_name if self._session.profile_name in profiles else None
-        if name is None and profiles:
-            name = sorted(profiles)[0]
+        choice = choose(profiles, preferred=self._session.profile_name)
+        name = choice.name
+        if choice.ask:
+            name = self._pick(choice.ask, store)
+            if name is None:  # the admin did not choose: the current cache stays open
+                store.close()
+                return
         self._session.switch(name, self.saved_profile(name), store=store, cache_url=resolved)
+
+    def ask_which(self, names: tuple[str, ...]) -> None:
+        """The open cache holds several profiles and none was preferred: ask which to show."""
+        name = self._pick(names, self._session.store)
+        if name is None:
+            self.problem.emit(
+                f"This cache holds {len(names)} profiles; choose one in File → Cached profiles."
+            )
+        else:
+            self.switch_profile(name)
+
+    def _pick(self, names: tuple[str, ...], store: CacheStore) -> str | None:
+        """The profile the admin picks from ``names`` (each with its count), or None."""
+        labels = {}
+        for name in names:
+            try:
+                count = store.count(name)
+                labels[f"{name} ({count:,} event{'' if count == 1 else 's'})"] = name
+            except CacheError:
+                labels[name] = name
+        label, ok = QInputDialog.getItem(
+            self._parent,
+            "Which profile?",
+            f"{store.location} holds the events of several profiles. Show:",
+            list(labels),
+            0,
+            False,
+        )
+        return labels.get(label) if ok else None
