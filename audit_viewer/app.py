@@ -16,13 +16,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from audit_viewer import __version__, logs
+from audit_viewer import command_line, logs
 from audit_viewer.cache import CacheError, CacheStore, resolve_cache_url
 from audit_viewer.cached_profiles import choose
 from audit_viewer.config import APP_NAME as PROG
 from audit_viewer.config import (
-    DEFAULT_LOG_LEVEL,
-    LOG_LEVELS,
     ConfigError,
     Profile,
     SecretStore,
@@ -36,70 +34,11 @@ from audit_viewer.ui.self_check import run_self_check
 
 log = logging.getLogger(__name__)
 
-DEMO_EVENTS = 50_000
 DEMO_PROFILE = "demo"
 
 
 class StartupError(Exception):
     """The window cannot open (unknown profile, unusable cache); the message says why."""
-
-
-APP_EPILOG = f"""\
-examples:
-  audit-viewer --demo                    built-in demo data, no account needed
-  audit-viewer                           the default profile's cache (works offline)
-  audit-viewer --profile staging --utc   another saved profile, times in UTC
-  audit-viewer --cache archive.sqlite3   any cache file, e.g. a colleague's archive
-  audit-viewer --cache postgresql+psycopg://audit@db.example.com/audit
-                                         a shared PostgreSQL cache
-
-`{PROG} --help` lists the commands (sync, export, profile, sandbox).
-"""
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=PROG,
-        description="Open the desktop app: browse, search, sync and export the platform's "
-        "audit log.",
-        epilog=APP_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    parser.add_argument(
-        "--cache",
-        metavar="URL",
-        help="cache file or SQLAlchemy URL (default: the profile's, else the shared one)",
-    )
-    parser.add_argument("--profile", metavar="NAME", help="saved profile to show and sync")
-    parser.add_argument(
-        "--demo",
-        action="store_true",
-        help="start a sandbox platform in-process and sync demo events into a temporary cache",
-    )
-    parser.add_argument(
-        "--demo-events",
-        type=int,
-        default=DEMO_EVENTS,
-        metavar="N",
-        help=f"events the demo platform serves (default {DEMO_EVENTS:,})",
-    )
-    parser.add_argument("--utc", action="store_true", help="show times in UTC")
-    parser.add_argument(
-        "--self-check",
-        action="store_true",
-        help="check this installation offscreen in a temporary folder (window, sync from the "
-        "built-in sandbox, Save as CSV) and exit 0 when it works",
-    )
-    parser.add_argument(
-        "--log-level",
-        type=str.upper,
-        choices=LOG_LEVELS,
-        metavar="LEVEL",
-        help=f"how much the log file records: {', '.join(LOG_LEVELS)} "
-        f"(default: the log_level setting, else {DEFAULT_LOG_LEVEL})",
-    )
-    return parser
 
 
 @dataclass
@@ -185,7 +124,13 @@ def create_window(argv: list[str]) -> MainWindow:
     Raises ``SystemExit`` for bad arguments (argparse) and :class:`StartupError` when the cache
     cannot be opened or the profile does not exist.
     """
-    args = build_parser().parse_args(argv)
+    args = command_line.parse(argv)
+    if not command_line.opens_the_window(args):
+        raise SystemExit(f"{PROG}: {args.command} is a command, not the window's options")
+    return _create_window(args)
+
+
+def _create_window(args: argparse.Namespace) -> MainWindow:
     return_freed_memory()
     application()
     with contextlib.ExitStack() as cleanups:
@@ -230,18 +175,23 @@ def create_window(argv: list[str]) -> MainWindow:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the desktop app; returns the process exit code."""
+    """Run the desktop app for the window's options in ``argv``; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = build_parser().parse_args(argv)  # --help/--version/usage errors before any window
+        args = command_line.parse(argv)  # --help/--version/usage errors before any window
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 2
+    return launch(args)
+
+
+def launch(args: argparse.Namespace) -> int:
+    """The window for parsed options (``audit-viewer`` without a command, or ``gui``)."""
     if args.self_check:  # before any QApplication (it must be offscreen) and any user log
         return run_self_check()
-    with logs.session(level=args.log_level):
+    with logs.session(level=args.log_level, verbosity=args.verbose):
         application()
         try:
-            window = create_window(argv)
+            window = _create_window(args)
         except StartupError as exc:
             log.info("Cannot open the window: %s", exc)  # stderr and a dialog say it
             print(f"{PROG}: {exc}", file=sys.stderr)

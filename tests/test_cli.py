@@ -25,7 +25,7 @@ import pytest
 from keyring.backends import fail
 from keyring_backend import ENV_FILE, MemoryKeyring
 
-from audit_viewer import __version__, cli, config, logs
+from audit_viewer import __version__, cli, command_line, config, logs
 
 TESTS_DIR = Path(__file__).resolve().parent
 WRONG_SECRET = "wrong-secret-7f3a9c"
@@ -356,7 +356,7 @@ def test_there_is_no_way_to_pass_a_secret_on_the_command_line(capsys) -> None:
                     continue
                 yield from option_strings(action.choices[sub])
 
-    options = list(option_strings(cli.build_parser()))
+    options = list(option_strings(command_line.build_parser()))
     assert "--base-url" in options and "--client-id" in options
     assert not [o for o in options if re.search(r"secret|password|key|token(?!-ttl)", o)]
     code, _, err = run(capsys, "sync", "--secret", "x", "--base-url", "http://127.0.0.1:1")
@@ -516,7 +516,7 @@ def test_a_bug_is_one_line_naming_the_log_and_exit_1(
     def broken(args):
         raise RuntimeError("unexpected state " + "y" * 5000)
 
-    monkeypatch.setattr(cli, "cmd_export", broken)
+    monkeypatch.setitem(cli.HANDLERS, "export", broken)
     code, out, err = run(capsys, "export", "-o", "-", "--cache", synced_cache)
     assert code == cli.EXIT_INTERNAL and out == ""
     line = one_line(err)
@@ -530,13 +530,16 @@ def test_a_bug_before_any_command_runs_is_one_line_too(capsys, monkeypatch) -> N
     def broken() -> None:
         raise LookupError("parser table missing")
 
-    monkeypatch.setattr(cli, "build_parser", broken)
+    monkeypatch.setattr(command_line, "build_parser", broken)
     code, _, err = run(capsys, "export", "-o", "-")
     assert code == cli.EXIT_INTERNAL
     assert "internal error (LookupError: parser table missing)" in one_line(err)
     assert str(config.log_dir()) in err and "parser table missing" in log_text()
 
-    monkeypatch.setattr(cli, "_run_gui", lambda argv: {}["no such key"])  # the window's path
+    monkeypatch.undo()
+    window = types.ModuleType("audit_viewer.app")  # the window's path
+    window.launch = lambda args: {}["no such key"]  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "audit_viewer.app", window)
     code, _, err = run(capsys, "--demo")
     assert code == cli.EXIT_INTERNAL and "internal error (KeyError" in one_line(err)
 
@@ -545,7 +548,7 @@ def test_ctrl_c_outside_a_worker_exits_130(capsys, monkeypatch) -> None:
     def interrupted(args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "cmd_profile_list", interrupted)
+    monkeypatch.setitem(cli.HANDLERS, "profile list", interrupted)
     code, _, err = run(capsys, "profile", "list")
     assert (code, err) == (cli.EXIT_INTERRUPTED, "audit-viewer: interrupted\n")
 
@@ -687,7 +690,7 @@ def test_ctrl_c_cancels_a_sync_cleanly_and_the_next_one_finishes(cache: str) -> 
 def test_the_sandbox_command_plays_every_hostile_mode() -> None:
     from audit_viewer.sandbox import POISON_SAMPLE, Faults
 
-    parser = cli.build_parser()
+    parser = command_line.build_parser()
     assert cli.sandbox_faults(parser.parse_args(["sandbox"])) == Faults()
     hostile = parser.parse_args(
         [
@@ -782,14 +785,24 @@ def test_version_and_help(capsys) -> None:
 
 
 def test_no_command_opens_the_desktop_app_with_its_own_options(capsys, monkeypatch) -> None:
-    calls: list[list[str]] = []
+    """One parser: the window's options on the top level and on `gui`, parsed once."""
+    calls: list[tuple[str | None, bool, str | None, int]] = []
     app = types.ModuleType("audit_viewer.app")
-    app.main = lambda argv: calls.append(argv) or 0  # type: ignore[attr-defined]
+
+    def launch(args):
+        calls.append((args.command, args.demo, args.cache, args.verbose))
+        return 0
+
+    app.launch = launch  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "audit_viewer.app", app)
     assert cli.main([]) == 0
     assert cli.main(["--demo", "--cache", "x.db"]) == 0
-    assert cli.main(["-v", "gui", "--help"]) == 0
-    assert calls == [[], ["--demo", "--cache", "x.db"], ["--help"]]
+    assert cli.main(["-v", "gui", "--cache", "y.db"]) == 0
+    assert calls == [(None, False, None, 0), (None, True, "x.db", 0), ("gui", False, "y.db", 1)]
+    assert cli.main(["gui", "--help"]) == 0
+    assert "--demo" in capsys.readouterr().out
+    assert cli.main(["--no-such-flag"]) == cli.EXIT_USAGE
+    assert len(calls) == 3
 
 
 def test_argument_errors_exit_2(capsys) -> None:

@@ -14,7 +14,7 @@ from urllib.parse import quote
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
-from audit_viewer import app, cli, config, logs
+from audit_viewer import app, cli, command_line, config, logs
 
 SECRET = "Zq7/secret+with=odd&chars-5d1e"
 
@@ -140,13 +140,18 @@ def test_cli_log_level_flag_before_or_after_the_command_and_the_setting(isolated
 
 
 def test_the_window_gets_log_level_and_verbosity_from_the_command_line(monkeypatch):
-    calls: list[list[str]] = []
+    calls: list[tuple[str | None, int, bool, bool]] = []
     fake = types.ModuleType("audit_viewer.app")
-    fake.main = lambda argv: calls.append(argv) or 0  # type: ignore[attr-defined]
+
+    def launch(args):
+        calls.append((args.log_level, args.verbose, args.demo, args.utc))
+        return 0
+
+    fake.launch = launch  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "audit_viewer.app", fake)
     assert cli.main(["-v", "--log-level", "DEBUG", "--demo"]) == 0
     assert cli.main(["--log-level=ERROR", "gui", "--utc"]) == 0
-    assert calls == [["--log-level", "DEBUG", "--demo"], ["--log-level=ERROR", "--utc"]]
+    assert calls == [("DEBUG", 1, True, False), ("ERROR", 0, False, True)]
 
 
 @pytest.mark.gui
@@ -195,9 +200,7 @@ def _parsers(parser: argparse.ArgumentParser, name: str):
 
 
 def test_every_option_and_command_has_help_and_examples():
-    for name, parser in [*_parsers(cli.build_parser(), "cli"), ("app", app.build_parser())]:
-        if name == "cli gui":  # listed for --help only; the app's own parser answers it
-            continue
+    for name, parser in _parsers(command_line.build_parser(), "cli"):
         for action in parser._actions:
             if isinstance(action, argparse._SubParsersAction):
                 for command in action._choices_actions:
