@@ -259,6 +259,28 @@ def test_login_is_retried_on_503(scripted):
     assert [method for method, _ in scripted.seen] == ["POST", "POST", "GET"]
 
 
+def test_a_refused_connection_fails_within_seconds_saying_each_retry():
+    """Two quick retries (a restarting server), not five with 20 s of backoff; each is told."""
+    url = f"http://127.0.0.1:{free_port()}"
+    told: list[tuple[float, int, int]] = []
+    with PlatformClient(url, "id", SECRET) as client:
+        client.on_retry = lambda seconds, number, of: told.append((seconds, number, of))
+        with pytest.raises(ServerUnavailableError, match="refused"):
+            client.login()
+    assert [(number, of) for _seconds, number, of in told] == [(1, 5), (2, 5)]
+    assert sum(seconds for seconds, _n, _of in told) < 3
+
+
+def test_retries_of_a_busy_platform_are_told_before_each_wait(scripted):
+    busy = (503, {"message": "busy"})
+    scripted.script(busy, busy, LOGIN_OK, (200, {"data": [], "metadata": {}}))
+    told: list[tuple[int, int]] = []
+    with client_for(scripted) as client:
+        client.on_retry = lambda seconds, number, of: told.append((number, of))
+        assert collect(client) == []
+    assert told == [(1, client.retries), (2, client.retries)]
+
+
 def test_connection_refused_is_server_unavailable():
     url = f"http://127.0.0.1:{free_port()}"
     with (

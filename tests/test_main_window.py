@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -587,6 +588,27 @@ def test_a_sync_behind_another_programs_write_says_it_waits(window, cache_path, 
     finally:
         holder.kill()
         holder.communicate(timeout=30)
+
+
+def test_a_sync_says_when_it_retries_a_busy_platform(qtbot, tmp_path, monkeypatch):
+    with SandboxServer(events=200, seed=4, faults=Faults(server_error_every=30)) as busy:
+        config.save_profile(
+            config.Profile(name="busy", base_url=busy.url, client_id=busy.client_id)
+        )
+        monkeypatch.setenv(config.ENV_SECRET, busy.secret)
+        win = create_window(["--cache", str(tmp_path / "c.sqlite3"), "--profile", "busy"])
+        qtbot.addWidget(win)
+        texts: list[str] = []
+        win.sync.retrying.connect(lambda *_: texts.append(win.status_area.label.text()))
+        with qtbot.waitSignal(win.syncFinished, timeout=120_000):
+            win.acts.sync.trigger()
+        assert texts, "the platform answered 5xx to every 30th request"
+        assert re.fullmatch(
+            r"Syncing: the platform did not answer; retrying in \d+ s \(1 of 5\) · cache: .*",
+            texts[0],
+        )
+        assert win.model.rowCount() == 200
+        win.close()
 
 
 def test_cancel_a_sync(qtbot, tmp_path, monkeypatch):

@@ -17,7 +17,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
@@ -95,6 +95,15 @@ class _Waits:
         self.total = 0.0
         self._base_url = base_url
         self._lock = threading.Lock()
+        #: Told (seconds, retry number, retries allowed) before each wait for a retry.
+        self.on_retry: Callable[[float, int, int], None] | None = None
+        self.retries = 0
+
+    def retry(self, seconds: float, number: int) -> None:
+        """Wait before retry ``number``, saying so first (the window shows it)."""
+        if self.on_retry is not None:
+            self.on_retry(seconds, number, self.retries)
+        self.sleep(seconds)
 
     def sleep(self, seconds: float) -> None:
         """Wait ``seconds``, or raise at once if that would pass the limit."""
@@ -156,7 +165,7 @@ class _PlatformRetry(Retry):
         seconds = self.get_retry_after(response) if response is not None else None
         if not seconds:
             seconds = self.get_backoff_time()
-        self.waits.sleep(seconds)
+        self.waits.retry(seconds, len(self.history))
         if self.limiter is not None:
             self.limiter.acquire()
 
@@ -244,6 +253,7 @@ class PlatformClient:
         timeout: tuple[float, float] = (10, 60),
         max_requests_per_second: float = 10.0,
         retries: int = 5,
+        connect_retries: int = 2,
         max_retry_after: float = 60.0,
         backoff_factor: float = 0.5,
         limiter: RateLimiter | None = None,
@@ -273,9 +283,12 @@ class PlatformClient:
             else SharedRateLimiter(self.base_url, client_id, max_requests_per_second)
         )
         self._waits = _Waits(max_total_wait, self.base_url)
+        self._waits.retries = retries
         retry = _PlatformRetry(
             total=retries,
-            connect=retries,
+            # A refused or unanswered connection is not a busy server: two quick retries (a
+            # restart), then the admin hears it within seconds instead of after 20 s of backoff.
+            connect=min(connect_retries, retries),
             read=retries,
             status=retries,
             other=0,  # TLS and other errors will not heal by retrying
@@ -298,6 +311,15 @@ class PlatformClient:
 
     def __repr__(self) -> str:
         return f"PlatformClient(base_url={self.base_url!r}, client_id={self.client_id!r})"
+
+    @property
+    def on_retry(self) -> Callable[[float, int, int], None] | None:
+        """Called (seconds to wait, retry number, retries allowed) before each retry."""
+        return self._waits.on_retry
+
+    @on_retry.setter
+    def on_retry(self, callback: Callable[[float, int, int], None] | None) -> None:
+        self._waits.on_retry = callback
 
     def __enter__(self) -> Self:
         return self
@@ -420,7 +442,7 @@ class PlatformClient:
                     ) from None
                 failures += 1
                 log.info("Retrying %s: the platform %s", what, failure.problem)
-                self._waits.sleep(_backoff(failures, self._backoff_factor))
+                self._waits.retry(_backoff(failures, self._backoff_factor), failures)
 
     def _attempt(
         self,

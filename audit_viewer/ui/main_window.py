@@ -242,6 +242,7 @@ class MainWindow(QMainWindow):
         self.sync.started.connect(lambda: self._busy("Syncing: connecting…"))
         self.sync.progress.connect(self._sync_progress)
         self.sync.waiting.connect(self.status_area.sync_waiting)
+        self.sync.retrying.connect(self.status_area.sync_retrying)
         self.sync.frameLoaded.connect(self.replace_frame)
         self.sync.finished.connect(self._sync_done)
         self.sync.failed.connect(self._sync_failed)

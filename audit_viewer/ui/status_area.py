@@ -86,6 +86,12 @@ class StatusArea(QObject):
             f"cache: {self._session.store.location}"
         )
 
+    def sync_retrying(self, seconds: float, number: int, of: int) -> None:
+        self.label.setText(
+            f"Syncing: the platform did not answer; retrying in {max(seconds, 1):.0f} s "
+            f"({number} of {of}) · cache: {self._session.store.location}"
+        )
+
     def export_progress(self, rows: int, total: int) -> None:
         self.progress.setRange(0, total)
         self.progress.setValue(min(rows, total))

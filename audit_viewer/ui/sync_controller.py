@@ -23,6 +23,8 @@ class SyncController(QObject):
     progress = Signal(object)
     #: Seconds waited so far for another program writing the cache.
     waiting = Signal(float)
+    #: A busy or unreachable platform: (seconds until retry number N, N, retries allowed).
+    retrying = Signal(float, int, int)
     #: A newer frame of the profile (loaded in the worker thread) to swap in.
     frameLoaded = Signal(object)
     #: The sync ended: a SyncResult (``cancelled`` tells a cancel apart).
@@ -77,6 +79,7 @@ class SyncController(QObject):
         # Bound methods of this QObject: they run in the GUI thread, not the worker's.
         worker.progress.connect(self._progress)
         worker.waiting.connect(self._waiting)
+        worker.retrying.connect(self._retrying)
         worker.frameLoaded.connect(self._frame_loaded)
         worker.finished.connect(self._finished)
         worker.failed.connect(self._failed)
@@ -104,6 +107,10 @@ class SyncController(QObject):
     def _waiting(self, seconds: float) -> None:
         if self._job is not None:
             self.waiting.emit(seconds)
+
+    def _retrying(self, seconds: float, number: int, of: int) -> None:
+        if self._job is not None:
+            self.retrying.emit(seconds, number, of)
 
     def _frame_loaded(self, frame: pd.DataFrame) -> None:
         self.frameLoaded.emit(frame)

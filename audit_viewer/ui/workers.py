@@ -152,6 +152,7 @@ class SyncWorker(Worker):
 
     progress = Signal(object)  # SyncProgress
     waiting = Signal(float)  # seconds waited so far for another program writing the cache
+    retrying = Signal(float, int, int)  # seconds until retry number N of M (a busy platform)
     frameLoaded = Signal(object)  # pandas.DataFrame of the profile, loaded in the worker thread
     finished = Signal(object)  # SyncResult
 
@@ -194,6 +195,7 @@ class SyncWorker(Worker):
             ):
                 self._store = store
                 store.on_lock_wait = self.waiting.emit
+                client.on_retry = self.retrying.emit
                 self._last_reload = time.monotonic()
                 engine = SyncEngine(client, store, profile.name)
                 try:
