@@ -18,6 +18,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
@@ -27,6 +28,8 @@ from audit_viewer import config
 LOG_FILE_NAME = "audit-viewer.log"
 MAX_BYTES = 2_000_000
 BACKUP_COUNT = 3  # audit-viewer.log.1 ... .3: at most 8 MB of logs
+#: Each line starts with local time and its UTC offset (2026-12-04T14:03:11.482+01:00), so lines
+#: from machines in other zones, or from both sides of a DST change, still line up.
 FILE_FORMAT = "%(asctime)s %(process)d %(threadName)s %(levelname)s %(name)s: %(message)s"
 MASK = "***"
 # Whatever follows "Bearer" is a token, known to us or not (a server echoing a header).
@@ -92,7 +95,12 @@ redact = Redactor()
 
 
 class RedactingFormatter(logging.Formatter):
-    """A formatter whose output (message, arguments and traceback alike) is redacted."""
+    """A formatter whose output (message, arguments and traceback alike) is redacted, with
+    ISO 8601 times that carry their zone's offset."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        moment = datetime.fromtimestamp(record.created).astimezone()
+        return moment.isoformat(timespec="milliseconds")
 
     def format(self, record: logging.LogRecord) -> str:
         return redact(super().format(record))

@@ -169,6 +169,14 @@ class SyncEngine:
                 )
             total = self._store.count(self.profile)
         except Exception as exc:
+            # Every outcome reaches the log at INFO, a failure with its reason (one line).
+            log.info(
+                "Sync of %s failed after %d new events in %d pages: %s",
+                self.profile,
+                run.new_events,
+                run.pages,
+                logs.one_line(str(exc)) or type(exc).__name__,
+            )
             self._record_failure(run.state, exc)
             raise
         log.info(

@@ -7,8 +7,10 @@ import argparse
 import base64
 import json
 import logging
+import re
 import sys
 import types
+from datetime import datetime
 from urllib.parse import quote
 
 import pytest
@@ -62,6 +64,34 @@ def test_log_lines_arguments_and_tracebacks_are_masked(isolated_home):
     text = log_text()
     assert "login with ***" in text and "server echoed ***" in text
     assert "Traceback" in text and SECRET not in text
+
+
+def test_each_line_carries_its_time_zone(isolated_home):
+    with logs.session():
+        logging.getLogger("audit_viewer.test").warning("zoned")
+    line = next(line for line in log_text().splitlines() if line.endswith("zoned"))
+    stamp = line.split(" ", 1)[0]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d", stamp), line
+    assert datetime.fromisoformat(stamp).utcoffset() is not None
+
+
+def test_a_failed_sync_is_logged_at_info_with_its_reason(isolated_home, tmp_path):
+    from audit_viewer.api import PlatformClient
+    from audit_viewer.cache import CacheStore
+    from audit_viewer.sandbox import Faults, SandboxServer
+    from audit_viewer.sync import SyncEngine
+
+    reason = "Audit log is not enabled for this tenant"
+    with (
+        logs.session(),
+        SandboxServer(events=5, faults=Faults(forbidden_message=reason)) as server,
+        CacheStore.open(tmp_path / "c.sqlite3") as store,
+        PlatformClient(server.url, server.client_id, server.secret) as client,
+        pytest.raises(Exception, match=reason),
+    ):
+        SyncEngine(client, store, "p").run()
+    failed = [line for line in log_text().splitlines() if "Sync of p failed" in line]
+    assert len(failed) == 1 and " INFO " in failed[0] and reason in failed[0]
 
 
 # --- where and how much --------------------------------------------------------------------
