@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from keyring_backend import MemoryKeyring
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
@@ -117,7 +118,6 @@ def test_main_runs_the_event_loop_until_the_window_closes(qtbot, tmp_path, monke
 
 
 def test_profile_dialog_saves_the_profile_and_keeps_the_secret_out_of_sight(qtbot, sandbox):
-    from keyring_backend import MemoryKeyring
 
     from audit_viewer.ui.dialogs import ProfileDialog
 
@@ -151,6 +151,22 @@ def test_profile_dialog_saves_the_profile_and_keeps_the_secret_out_of_sight(qtbo
     assert again.secret_edit.text() == ""
     assert "keyring" in again.secret_edit.placeholderText()
     assert again.name_edit.isReadOnly()
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_profile_dialog_access_keys_are_unique(qtbot, existing):
+    from PySide6.QtWidgets import QAbstractButton, QLabel
+
+    from audit_viewer.ui.dialogs import ProfileDialog
+
+    profile = config.Profile(name="lab") if existing else None
+    dialog = ProfileDialog(profile, config.SecretStore(backend=MemoryKeyring()))
+    qtbot.addWidget(dialog)
+    texts = [w.text() for w in dialog.findChildren(QLabel) if w.buddy() is not None]
+    texts += [w.text() for w in dialog.findChildren(QAbstractButton)]
+    keys = [t[t.index("&") + 1].lower() for t in texts if "&" in t.replace("&&", "")]
+    assert len(keys) >= 8  # six fields, the check box, Test connection (and Save, Cancel)
+    assert len(keys) == len(set(keys)), sorted(keys)
 
 
 def test_profile_dialog_without_a_keyring_explains_the_environment_variable(qtbot):

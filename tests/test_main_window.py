@@ -11,6 +11,7 @@ import sys
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -38,6 +39,7 @@ from audit_viewer.sandbox import Faults, SandboxServer
 from audit_viewer.sync import SyncEngine
 from audit_viewer.ui import export_controller, load_controller, profile_controller, status
 from audit_viewer.ui import workers as workers_module
+from audit_viewer.ui.dialogs import ProfileDialog
 from audit_viewer.ui.table_model import (
     COL_ACTION,
     COL_DESCRIPTION,
@@ -703,6 +705,58 @@ def test_open_another_cache(window, qtbot, tmp_path, server):
     assert window.model.rowCount() == 1
     assert window.windowTitle() == "audit-viewer — elsewhere"
     assert str(other) in window.status_area.label.text()
+
+
+class _SavesProfile:
+    """Stands in for ProfileDialog: the admin fills it in with ``profile`` and clicks Save."""
+
+    DialogCode = ProfileDialog.DialogCode
+    opened: ClassVar[list[tuple[str, object]]] = []
+
+    def __init__(self, profile, secrets, parent, *, filled=None, secret=None):
+        self.profile, self.session_secret = filled, secret
+        type(self).opened.append(("Profile settings" if profile else "New profile", profile))
+
+    def exec(self):
+        return self.DialogCode.Accepted if self.profile else self.DialogCode.Rejected
+
+
+def fill_profile_dialog(monkeypatch, filled=None, secret=None) -> list:
+    opened: list = []
+
+    class Dialog(_SavesProfile):
+        def __init__(self, profile, secrets, parent):
+            super().__init__(profile, secrets, parent, filled=filled, secret=secret)
+
+    Dialog.opened = opened
+    monkeypatch.setattr(profile_controller, "ProfileDialog", Dialog)
+    return opened
+
+
+def test_saving_a_new_profile_starts_its_first_sync(window, qtbot, server, monkeypatch):
+    lab = config.Profile(name="lab", base_url=server.url, client_id=server.client_id)
+    opened = fill_profile_dialog(monkeypatch, filled=lab, secret=server.secret)
+    with qtbot.waitSignal(window.syncFinished, timeout=60_000) as finished:
+        window.acts.new_profile.trigger()
+    assert opened == [("New profile", None)]
+    assert window.windowTitle() == "audit-viewer — lab"
+    assert finished.args[0].new_events == len(server.all_events())
+    assert window.model.rowCount() == len(server.all_events())
+
+
+def test_profile_settings_of_a_cache_synced_from_the_command_line_start_from_its_name(
+    qtbot, tmp_path, server, monkeypatch
+):
+    cli_synced = "127.0.0.1:8765-demo-client"  # the name `audit-viewer sync` derives
+    with CacheStore.open(tmp_path / "c.sqlite3") as store:
+        store.upsert_events(cli_synced, [normalize_event(server.all_events()[0])])
+    win = create_window(["--cache", str(tmp_path / "c.sqlite3")])
+    qtbot.addWidget(win)
+    opened = fill_profile_dialog(monkeypatch)
+    win.acts.profile.trigger()
+    ((title, profile),) = opened
+    assert title == "Profile settings" and profile.name == cli_synced
+    win.close()
 
 
 def shared_archive(path: Path, server) -> Path:

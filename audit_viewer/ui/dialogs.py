@@ -87,16 +87,16 @@ class ProfileDialog(QDialog):
         for label, value in TIMEZONES:
             self.tz_combo.addItem(label, value)
         self.tz_combo.setCurrentIndex(1 if p.timezone.upper() == "UTC" else 0)
-        self.default_check = QCheckBox("Open this profile by default", objectName="makeDefault")
+        self.default_check = QCheckBox("Open this profile by &default", objectName="makeDefault")
         self.default_check.setChecked(default_profile_name() in (None, p.name or None))
 
         form = QFormLayout()
         form.addRow("&Name:", self.name_edit)
         form.addRow("&Base URL:", self.url_edit)
         form.addRow("&Client ID:", self.client_edit)
-        form.addRow("&Secret:", self.secret_edit)
+        form.addRow("Client s&ecret:", self.secret_edit)
         form.addRow("&Page size:", self.page_spin)
-        form.addRow("&Time zone:", self.tz_combo)
+        form.addRow("Time &zone:", self.tz_combo)
         form.addRow("", self.default_check)
 
         self.keyring_note = QLabel(objectName="keyringNote")

@@ -256,6 +256,7 @@ class MainWindow(QMainWindow):
             source.message.connect(bar.showMessage)
         self.profiles.problem.connect(self.banner.show_message)
         self.profiles.utcWanted.connect(lambda: self.acts.utc.setChecked(True))
+        self.profiles.created.connect(self.sync.start)
         self._ago_timer = QTimer(self)
         self._ago_timer.setInterval(60_000)
         self._ago_timer.timeout.connect(self._refresh_sync_phrase)

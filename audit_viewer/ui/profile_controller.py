@@ -24,6 +24,8 @@ class ProfileController(QObject):
     message = Signal(str, int)
     #: A profile saved in the dialog asks for times in UTC.
     utcWanted = Signal()
+    #: A new profile was saved and is shown now: its first sync should start.
+    created = Signal()
 
     def __init__(self, session: Session, parent: QWidget, *, busy: Callable[[], bool]) -> None:
         super().__init__(parent)
@@ -65,7 +67,10 @@ class ProfileController(QObject):
             return None
 
     def edit_profile(self) -> None:
-        self._run_dialog(self._session.profile)
+        """The shown profile's settings; a cache synced from the command line has a profile
+        name but no saved profile yet: the dialog starts from that name."""
+        name, profile = self._session.profile_name, self._session.profile
+        self._run_dialog(profile or (Profile(name=name) if name else None))
 
     def new_profile(self) -> None:
         self._run_dialog(None)
@@ -74,7 +79,7 @@ class ProfileController(QObject):
         dialog = ProfileDialog(profile, self._session.secrets, self._parent)
         if dialog.exec() != ProfileDialog.DialogCode.Accepted or dialog.profile is None:
             return
-        saved = dialog.profile
+        saved, new = dialog.profile, profile is None
         if saved.name != self._session.profile_name:
             if self._busy():
                 self.message.emit(
@@ -85,6 +90,8 @@ class ProfileController(QObject):
         if saved.timezone.upper() == "UTC":
             self.utcWanted.emit()
         self._session.update(saved, dialog.session_secret)
+        if new:
+            self.created.emit()
 
     def open_cache_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
