@@ -125,9 +125,23 @@ def system_timezone() -> tzinfo:
         return datetime.now().astimezone().tzinfo or UTC
 
 
-def zone_abbreviation(tz: tzinfo) -> str:
-    """The short name users know (CET, EST, UTC); the zone's current one."""
-    return datetime.now(tz).tzname() or str(tz)
+def zone_name(tz: tzinfo) -> str:
+    """A name for the zone that holds all year: "America/New_York", not "EST", which would be
+    wrong for half of the rows (their own offset is in each cell's tooltip and the detail pane)."""
+    if tz is UTC or getattr(tz, "key", None) in ("UTC", "Etc/UTC"):
+        return "UTC"
+    return getattr(tz, "key", None) or datetime.now(tz).tzname() or str(tz)
+
+
+def zone_offsets(tz: tzinfo) -> str:
+    """The zone's offsets over a year: "UTC-05:00 in winter, UTC-04:00 in summer"."""
+    year = datetime.now(UTC).year
+    january, july = (datetime(year, month, 15, 12, tzinfo=tz) for month in (1, 7))
+    names = [f"{moment:%Z} (UTC{moment:%:z})" for moment in (january, july)]
+    if names[0] == names[1]:
+        return names[0]
+    winter, summer = names if (july.utcoffset() or 0) > (january.utcoffset() or 0) else names[::-1]
+    return f"{winter} in winter, {summer} in summer"
 
 
 def _dense_ranks(values: np.ndarray) -> np.ndarray:
@@ -449,13 +463,15 @@ class EventTableModel(QAbstractTableModel):
         column = self.column(section)
         if role == _DISPLAY:
             if section == COL_TIME:
-                return f"Time ({zone_abbreviation(self.display_timezone)})"
+                return f"Time ({zone_name(self.display_timezone)})"
             return column.title
         if role == _TOOLTIP:
             if section == COL_TIME:
-                zone = "UTC" if self._utc else str(self.display_timezone)
+                tz = self.display_timezone
+                zone = "UTC" if self._utc else f"{zone_name(tz)}: {zone_offsets(tz)}"
                 return (
-                    f"When the event happened, in {zone}. Click to sort; newest first by default."
+                    f"When the event happened, in {zone}. Each row's own offset is in its "
+                    "tooltip. Click to sort; newest first by default."
                 )
             return f"{column.tooltip} Click to sort."
         if role == Qt.ItemDataRole.InitialSortOrderRole and section == COL_TIME:
