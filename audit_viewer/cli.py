@@ -333,6 +333,10 @@ def _export_profile(cache: CacheStore, wanted: str | None, preferred: str | None
     return choice.name
 
 
+def _format_of(output: str) -> str:
+    return "jsonl" if output.lower().endswith((".jsonl", ".ndjson")) else "csv"
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from audit_viewer.query import QueryError, parse_query
 
@@ -351,8 +355,12 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
 
     from audit_viewer.cache import CacheError, CacheStore
-    from audit_viewer.export import ExportCancelled, ExportError, write_csv
+    from audit_viewer.export import ExportCancelled, ExportError, write_csv, write_jsonl
     from audit_viewer.frame import return_freed_memory
+
+    jsonl = (args.format or _format_of(args.output)) == "jsonl"
+    if jsonl and (args.bom or args.no_formula_guard):
+        raise CliError("--bom and --no-formula-guard are for CSV; JSON Lines has neither")
 
     return_freed_memory()
 
@@ -367,8 +375,11 @@ def cmd_export(args: argparse.Namespace) -> int:
             now = datetime.now(UTC)  # one `now` for every chunk: relative spans stay consistent
             frames = (
                 chunk if query.is_empty else chunk[query.mask(chunk, now)]
-                for chunk in cache.iter_frames(profile)
+                for chunk in cache.iter_frames(profile, whole_json=jsonl)
             )
+            if jsonl:
+                texts = (frame["raw"].tolist() for frame in frames)
+                return write_jsonl(texts, args.output, cancel=cancel)
             return write_csv(
                 frames,
                 args.output,

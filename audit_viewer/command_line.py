@@ -190,6 +190,7 @@ examples:
   audit-viewer export -o ignored.csv --bom --query 'action:"Findings ignored" after:30d'
   audit-viewer export -o - --query 'user:alice -bot after:2026-11-01' | less
   audit-viewer export -o prod.csv --profile prod --cache /mnt/archive/cache.sqlite3
+  audit-viewer export -o evidence.jsonl --query 'after:2026-01-01'   whole events, as stored
 
 The query language is the search bar's: words, "phrases", -word, column:word
 (user, action, description, id, actor), after:/before: a date or 7d / 24h.
@@ -310,9 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
         commands,
         "export",
         common,
-        help="write cached events to CSV",
-        description="Write cached events (newest first) to a CSV file, or to stdout with -o -. "
-        "Works offline, from the cache only.",
+        help="write cached events to CSV or JSON Lines",
+        description="Write cached events (newest first) to a CSV or JSON Lines file, or to "
+        "stdout with -o -. Works offline, from the cache only.",
         epilog=EXPORT_EPILOG,
     )
     export.add_argument(
@@ -332,6 +333,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument(
         "--profile", metavar="NAME", help="whose events (default: the cache's only profile)"
+    )
+    export.add_argument(
+        "--format",
+        choices=("csv", "jsonl"),
+        help="csv (columns, for spreadsheets) or jsonl (each event's whole JSON on a line); "
+        "default: jsonl for a .jsonl or .ndjson file, else csv",
     )
     export.add_argument("--bom", action="store_true", help="start with a UTF-8 BOM (for Excel)")
     export.add_argument(

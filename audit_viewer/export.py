@@ -24,7 +24,7 @@ import secrets
 import stat
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
@@ -37,10 +37,12 @@ CSV_COLUMNS: tuple[str, ...] = (
     "id",
     "created_at",
     "user",
+    "user_name",
     "user_email",
     "actor_type",
     "action",
     "description",
+    "flags",  # why the archive flagged an event (see audit_viewer.events.FLAGS); mostly empty
 )
 
 #: Rows encoded at a time: bounds memory to a few times one chunk's CSV text, whatever the
@@ -83,24 +85,57 @@ def write_csv(
     """
     if isinstance(frames, pd.DataFrame):  # iterating a frame would yield its column names
         frames = [frames]
-    chunks = _encoded_chunks(frames, formula_guard)
+    header = ",".join(CSV_COLUMNS).encode() + b"\r\n"
+    return _deliver(
+        _encoded_chunks(frames, formula_guard),
+        target,
+        _UTF8_BOM + header if bom else header,
+        progress,
+        cancel,
+    )
+
+
+def write_jsonl(
+    texts: Iterable[Sequence[str]],
+    target: str | os.PathLike[str] | TextIO,
+    *,
+    progress: Callable[[int], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> int:
+    """Write JSON Lines: each event's JSON as the cache keeps it (compact, one line), in
+    batches as given; returns the count. Targets, cancelling and errors as :func:`write_csv`.
+    """
+    chunks = (
+        ([memoryview(("\n".join(batch) + "\n").encode())], len(batch)) for batch in texts if batch
+    )
+    return _deliver(chunks, target, b"", progress, cancel)
+
+
+def _deliver(
+    chunks: Iterator[tuple[list[memoryview], int]],
+    target: str | os.PathLike[str] | TextIO,
+    preamble: bytes,
+    progress: Callable[[int], None] | None,
+    cancel: threading.Event | None,
+) -> int:
+    """Write ``preamble`` and the chunks to a path, standard output (``"-"``) or a stream."""
     if target == "-":
         stdout = sys.stdout
         stdout.flush()
         binary = getattr(stdout, "buffer", None)  # bytes: no newline or code page translation
-        sink = _Sink("standard output", binary or stdout, bom, progress, cancel)
+        sink = _Sink("standard output", binary or stdout, preamble, progress, cancel)
         return sink.drain(chunks, text=binary is None)
     if isinstance(target, str | os.PathLike):
-        return _write_path(chunks, Path(os.fspath(target)), bom, progress, cancel)
+        return _write_path(chunks, Path(os.fspath(target)), preamble, progress, cancel)
     name = getattr(target, "name", None)
     label = name if isinstance(name, str) else "the output stream"
-    return _Sink(label, target, bom, progress, cancel).drain(chunks, text=True)
+    return _Sink(label, target, preamble, progress, cancel).drain(chunks, text=True)
 
 
 def _write_path(
     chunks: Iterator[tuple[list[memoryview], int]],
     path: Path,
-    bom: bool,
+    preamble: bytes,
     progress: Callable[[int], None] | None,
     cancel: threading.Event | None,
 ) -> int:
@@ -113,9 +148,9 @@ def _write_path(
     except OSError as exc:  # a loop of links, a folder that may not be searched, ...
         raise _error(path, exc) from exc
     if mode is None or stat.S_ISREG(mode):
-        return _replace_file(chunks, path, real, mode, bom, progress, cancel)
+        return _replace_file(chunks, path, real, mode, preamble, progress, cancel)
     if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
-        return _write_through(chunks, path, real, bom, progress, cancel)
+        return _write_through(chunks, path, real, preamble, progress, cancel)
     refused = "a folder" if stat.S_ISDIR(mode) else "not a file, a device or a FIFO"
     if stat.S_ISSOCK(mode):
         refused = "a socket"
@@ -129,7 +164,7 @@ def _replace_file(
     path: Path,
     real: Path,
     mode: int | None,
-    bom: bool,
+    preamble: bytes,
     progress: Callable[[int], None] | None,
     cancel: threading.Event | None,
 ) -> int:
@@ -149,7 +184,7 @@ def _replace_file(
         with open(descriptor, "wb") as out:
             if mode is not None and hasattr(os, "fchmod"):
                 os.fchmod(out.fileno(), stat.S_IMODE(mode))
-            sink = _Sink(path, out, bom, progress, cancel)
+            sink = _Sink(path, out, preamble, progress, cancel)
             rows = sink.drain(chunks, text=False)
             sink.guarded(lambda: os.fsync(out.fileno()))  # complete on disk before the rename
         sink.guarded(lambda: os.replace(temporary, real))
@@ -166,7 +201,7 @@ def _write_through(
     chunks: Iterator[tuple[list[memoryview], int]],
     path: Path,
     real: Path,
-    bom: bool,
+    preamble: bytes,
     progress: Callable[[int], None] | None,
     cancel: threading.Event | None,
 ) -> int:
@@ -181,7 +216,7 @@ def _write_through(
             mode = os.fstat(descriptor).st_mode
             if not (stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)):  # swapped since the stat
                 raise ExportError(f"Could not write {path}: it changed while being opened")
-            return _Sink(path, out, bom, progress, cancel).drain(chunks, text=False)
+            return _Sink(path, out, preamble, progress, cancel).drain(chunks, text=False)
     except OSError as exc:  # closing flushes what is still buffered
         raise _error(path, exc) from exc
 
@@ -193,18 +228,18 @@ class _Sink:
         self,
         where: str | Path,
         stream: TextIO | BinaryIO,
-        bom: bool,
+        preamble: bytes,
         progress: Callable[[int], None] | None,
         cancel: threading.Event | None,
     ) -> None:
         self.where = where
         self.stream = stream
-        self.bom = bom
+        self.preamble = preamble
         self.progress = progress
         self.cancel = cancel
 
     def drain(self, chunks: Iterator[tuple[list[memoryview], int]], *, text: bool) -> int:
-        """Write the BOM, header and every chunk, checking for cancellation between chunks."""
+        """Write the preamble and every chunk, checking for cancellation between chunks."""
 
         def write(data: bytes | memoryview) -> None:
             if text:  # a text stream takes str; the CSV is built as UTF-8 bytes
@@ -213,8 +248,8 @@ class _Sink:
                 self.guarded(lambda: self.stream.write(data))  # type: ignore[arg-type]
 
         self._check_cancel()
-        header = ",".join(CSV_COLUMNS).encode() + b"\r\n"
-        write(_UTF8_BOM + header if self.bom else header)
+        if self.preamble:  # a CSV's BOM and header line
+            write(self.preamble)
         rows = 0
         for pieces, count in chunks:
             self._check_cancel()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import json
 import os
 import re
 import signal
@@ -29,7 +30,17 @@ from audit_viewer import __version__, cli, command_line, config, logs
 
 TESTS_DIR = Path(__file__).resolve().parent
 WRONG_SECRET = "wrong-secret-7f3a9c"
-HEADER = ["id", "created_at", "user", "user_email", "actor_type", "action", "description"]
+HEADER = [
+    "id",
+    "created_at",
+    "user",
+    "user_name",
+    "user_email",
+    "actor_type",
+    "action",
+    "description",
+    "flags",
+]
 
 
 @pytest.fixture
@@ -198,6 +209,36 @@ def test_export_query_filters_and_a_bad_query_names_the_position(
     assert code == cli.EXIT_USAGE
     assert "at character 1" in one_line(err)
     assert not target.exists()
+
+
+def test_export_as_json_lines_gives_each_event_as_received(
+    synced: Synced, synced_cache: str, tmp_path: Path, capsys
+) -> None:
+    sent = {e["id"]: e for e in synced.server.all_events()}
+    target = tmp_path / "evidence.jsonl"  # the suffix chooses the format
+    code, _, err = run(capsys, "export", "-o", str(target), "--cache", synced_cache)
+    assert (code, err) == (0, f"Exported {len(sent)} events to {target}\n")
+    lines = target.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == len(sent)
+    assert all(json.loads(line) == sent[json.loads(line)["id"]] for line in lines)
+
+    code, out, _ = run(
+        capsys,
+        "export",
+        "--format",
+        "jsonl",
+        "-o",
+        "-",
+        "--cache",
+        synced_cache,
+        "--query",
+        "-system",
+    )
+    assert code == 0
+    ids = {json.loads(line)["id"] for line in out.splitlines()}
+    assert ids == {i for i, e in sent.items() if e["actor_type"] != "system"}
+    code, _, err = run(capsys, "export", "-o", "x.jsonl", "--bom", "--cache", synced_cache)
+    assert code == cli.EXIT_USAGE and "JSON Lines" in one_line(err)
 
 
 def test_export_guards_formulas_by_default_and_can_add_a_bom(

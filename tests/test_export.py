@@ -61,15 +61,17 @@ def make_frame(n: int, start: int = 0) -> pd.DataFrame:
             "id": [f"-{c[:5]}-{start + i}" for i, c in enumerate(cells)],
             "created_at": pd.Series(created, dtype="datetime64[ns, UTC]"),
             "user": cells,
-            "user_name": [None] * n,
+            "user_name": [None if i % 2 else c for i, c in enumerate(cells)],
             "user_email": [None if i % 3 == 0 else c for i, c in enumerate(cells)],
             "actor_type": ["user"] * n,
             "action": list(reversed(cells)),
             "description": cells,
+            "flags": ["time" if i % 7 == 3 else "" for i in range(n)],
             "raw": ["{}"] * n,
         }
     )
-    for name in ("id", "user", "user_name", "user_email", "actor_type", "action", "description"):
+    text = ("id", "user", "user_name", "user_email", "actor_type", "action", "description")
+    for name in (*text, "flags"):
         frame[name] = frame[name].astype(STRING)
     return frame
 
@@ -84,8 +86,9 @@ def expected_rows(frame: pd.DataFrame, guard: bool) -> list[list[str]]:
     out = []
     for row in frame.itertuples(index=False):
         stamp = row.created_at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-        values = [row.id, stamp, row.user, row.user_email, row.actor_type, row.action]
-        out.append([cell(v) if i != 1 else v for i, v in enumerate([*values, row.description])])
+        values = [row.id, stamp, row.user, row.user_name, row.user_email, row.actor_type]
+        values += [row.action, row.description, row.flags]
+        out.append([cell(v) if i != 1 else v for i, v in enumerate(values)])
     return out
 
 
@@ -175,7 +178,9 @@ def test_a_single_frame_and_other_dtypes(tmp_path: Path) -> None:
 def test_no_rows_writes_the_header(tmp_path: Path) -> None:
     target = tmp_path / "out.csv"
     assert write_csv([], target) == 0
-    assert target.read_bytes() == b"id,created_at,user,user_email,actor_type,action,description\r\n"
+    assert target.read_bytes() == (
+        b"id,created_at,user,user_name,user_email,actor_type,action,description,flags\r\n"
+    )
     assert write_csv([make_frame(0)], target) == 0
 
 
@@ -439,3 +444,24 @@ def test_a_loop_of_links_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(ExportError, match=f"^Could not write {tmp_path / 'a'}: "):
         write_csv([make_frame(2)], tmp_path / "a")
     assert (tmp_path / "a").is_symlink() and (tmp_path / "b").is_symlink()
+
+
+# --- JSON Lines -----------------------------------------------------------------------------
+
+
+def test_json_lines_write_each_text_on_its_own_line(tmp_path: Path) -> None:
+    texts = [['{"id":"a","n":1}', '{"id":"b","s":"ü ☃"}'], [], ['{"id":"c"}']]
+    target = tmp_path / "out.jsonl"
+    assert export.write_jsonl(texts, target) == 3
+    assert target.read_bytes() == '{"id":"a","n":1}\n{"id":"b","s":"ü ☃"}\n{"id":"c"}\n'.encode()
+    assert leftovers(tmp_path) == []
+
+
+def test_json_lines_cancel_keeps_an_existing_file(tmp_path: Path) -> None:
+    target = tmp_path / "out.jsonl"
+    target.write_text("previous export")
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(ExportCancelled):
+        export.write_jsonl([['{"id":"a"}']], target, cancel=cancel)
+    assert target.read_text() == "previous export"

@@ -445,12 +445,13 @@ def test_filter_on_an_extra_field_value(window, qtbot):
 # --------------------------------------------------------------------------------- save as CSV
 
 
-def save_to(monkeypatch, path: Path):
+def save_to(monkeypatch, path: Path, chosen: str = export_controller.CSV_FILTER):
     calls = []
 
     def fake(parent, caption, directory, filter_text):
         calls.append(Path(directory).name)
-        return str(path), filter_text
+        assert chosen in filter_text.split(";;")
+        return str(path), chosen
 
     monkeypatch.setattr(export_controller.QFileDialog, "getSaveFileName", staticmethod(fake))
     return calls
@@ -463,12 +464,31 @@ def read_csv_ids(path: Path) -> list[str]:
         "id",
         "created_at",
         "user",
+        "user_name",
         "user_email",
         "actor_type",
         "action",
         "description",
+        "flags",
     ]
     return [r[0] for r in rows[1:]]
+
+
+def test_save_as_json_lines_writes_each_shown_event_whole(window, qtbot, tmp_path, monkeypatch):
+    window.search_bar.setText("actor:user")
+    window.search_bar.apply()
+    target = tmp_path / "evidence"  # no suffix: the chosen format's is added
+    save_to(monkeypatch, target, export_controller.JSONL_FILTER)
+    with qtbot.waitSignal(window.exportFinished, timeout=10_000) as done:
+        window.acts.export.trigger()
+    written = tmp_path / "evidence.jsonl"
+    assert done.args[0].path == written and not target.exists()
+    events = [json.loads(line) for line in written.read_text(encoding="utf-8").splitlines()]
+    assert [event["id"] for event in events] == shown_ids(window)
+    store = window.session.store
+    for event in events[:50]:  # the whole event as received, not the frame's extra fields
+        assert event == json.loads(store.event_json(PROFILE, event["id"]))
+        assert {"id", "created_at", "action"} <= event.keys()
 
 
 def test_save_as_csv_writes_exactly_the_rows_shown(window, qtbot, tmp_path, monkeypatch):

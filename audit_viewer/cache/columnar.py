@@ -41,14 +41,22 @@ _EXTRA_FIELDS_ONLY = sa.case(
     ),
     else_=events.c.raw,
 ).label("raw")
-_ARROW_SELECT = [
-    sa.func.coalesce(events.c[name], "").label(name)
-    if name in _NULLABLE
-    else _EXTRA_FIELDS_ONLY
-    if name == "raw"
-    else events.c[name]
-    for name in FRAME_COLUMNS
-] + [events.c[name].is_(None).label(f"{name}_is_null") for name in _NULLABLE]
+
+
+def _arrow_select(raw: Any) -> list[Any]:
+    return [
+        sa.func.coalesce(events.c[name], "").label(name)
+        if name in _NULLABLE
+        else raw
+        if name == "raw"
+        else events.c[name]
+        for name in FRAME_COLUMNS
+    ] + [events.c[name].is_(None).label(f"{name}_is_null") for name in _NULLABLE]
+
+
+_ARROW_SELECT = _arrow_select(_EXTRA_FIELDS_ONLY)
+#: For exports of whole events (JSON Lines): ``raw`` as stored.
+_ARROW_SELECT_WHOLE = _arrow_select(events.c.raw)
 
 
 def fetch_table(conn: sa.Connection, query: sa.Select[Any]) -> pa.Table:
@@ -97,13 +105,16 @@ def fetch_table(conn: sa.Connection, query: sa.Select[Any]) -> pa.Table:
     return pa.Table.from_batches(batches, ARROW_SCHEMA)
 
 
-def fetch_arrow(uri: str, query: sa.Select[Any], busy_timeout_ms: int) -> pa.Table:
+def fetch_arrow(
+    uri: str, query: sa.Select[Any], busy_timeout_ms: int, *, whole_json: bool = False
+) -> pa.Table:
     """Run ``query`` (``_FRAME_SELECT`` columns) on the SQLite file at ``uri`` with ADBC.
 
     A connection of its own for the one statement: in WAL mode it reads a consistent snapshot
     and neither holds up a sync writing meanwhile nor waits for it.
     """
-    compiled = query.with_only_columns(*_ARROW_SELECT).compile(dialect=sqlite_dialect.dialect())
+    select = _ARROW_SELECT_WHOLE if whole_json else _ARROW_SELECT
+    compiled = query.with_only_columns(*select).compile(dialect=sqlite_dialect.dialect())
     params = [compiled.params[name] for name in compiled.positiontup or ()]
     with (
         adbc_driver_sqlite.connect(uri) as database,

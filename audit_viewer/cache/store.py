@@ -701,6 +701,22 @@ class CacheStore:
         only the extra fields, and :meth:`event_json` has the rest."""
         return self._arrow_uri is None
 
+    def events_json(self, profile: str, event_ids: Sequence[str]) -> list[str]:
+        """The whole JSON of each of ``event_ids``, in their order (a Save as JSON Lines of the
+        rows a window shows, whose frame holds only the extra fields)."""
+        found: dict[str, str] = {}
+        with self._transaction(write=False) as conn:
+            for start in range(0, len(event_ids), 500):  # under every backend's bound-value cap
+                batch = list(event_ids[start : start + 500])
+                query = sa.select(events.c.id, events.c.raw).where(
+                    events.c.profile == profile, events.c.id.in_(batch)
+                )
+                found.update((row.id, row.raw) for row in conn.execute(query))
+        missing = [event_id for event_id in event_ids if event_id not in found]
+        if missing:
+            raise CacheError(f"{len(missing)} events left the cache {self.location} meanwhile")
+        return [found[event_id] for event_id in event_ids]
+
     def event_json(self, profile: str, event_id: str) -> str | None:
         """The whole JSON the platform sent for one event (None: not cached).
 
@@ -711,8 +727,11 @@ class CacheStore:
         with self._transaction(write=False) as conn:
             return conn.execute(query).scalar_one_or_none()
 
-    def iter_frames(self, profile: str, chunk_size: int = 50_000) -> Iterator[pd.DataFrame]:
-        """The same rows as :meth:`load_frame`, ``chunk_size`` at a time, in bounded memory.
+    def iter_frames(
+        self, profile: str, chunk_size: int = 50_000, *, whole_json: bool = False
+    ) -> Iterator[pd.DataFrame]:
+        """The same rows as :meth:`load_frame`, ``chunk_size`` at a time, in bounded memory;
+        with ``whole_json``, ``raw`` is each event's whole JSON on every backend (JSON Lines).
 
         Keyset pagination on (created_at desc, id): each chunk is its own short query that
         starts after the last row of the previous one, so a sync may write meanwhile.
@@ -731,7 +750,7 @@ class CacheStore:
                     sa.or_(events.c.created_at < created, events.c.id > event_id),
                 )
             query = query.order_by(events.c.created_at.desc(), events.c.id).limit(chunk_size)
-            table = self._read_table(query)
+            table = self._read_table(query, whole_json=whole_json)
             if table.num_rows == 0:
                 return
             yield frame_from_arrow(table)
@@ -740,7 +759,7 @@ class CacheStore:
             # The frame's microseconds are the stored ones, exactly.
             after = (table["created_at"][-1].value, table["id"][-1].as_py())
 
-    def _read_table(self, query: sa.Select[Any]) -> pa.Table:
+    def _read_table(self, query: sa.Select[Any], *, whole_json: bool = False) -> pa.Table:
         """Run a frame query (``_FRAME_SELECT`` columns) into an Arrow table in ARROW_SCHEMA."""
         import adbc_driver_manager
 
@@ -750,7 +769,9 @@ class CacheStore:
             with self._transaction(write=False) as conn:
                 return columnar.fetch_table(conn, query)
         try:
-            return columnar.fetch_arrow(self._arrow_uri, query, _BUSY_TIMEOUT_MS)
+            return columnar.fetch_arrow(
+                self._arrow_uri, query, _BUSY_TIMEOUT_MS, whole_json=whole_json
+            )
         except (adbc_driver_manager.Error, OSError) as exc:
             log.info("Error from the cache %s", self.location, exc_info=exc)
             detail = str(exc).split("\n", 1)[0]  # ADBC appends the query on the next lines

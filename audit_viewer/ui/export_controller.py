@@ -1,4 +1,6 @@
-"""Save as CSV: exactly the rows shown, in the order shown, in a worker when they are many."""
+"""Save as CSV or JSON Lines: exactly the rows shown, in the order shown, in a worker when they
+are many. CSV has the columns a spreadsheet wants (formula guard on); JSON Lines each event's
+whole JSON, as the cache keeps it, for evidence and other tools."""
 
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ from audit_viewer.ui.workers import ExportOutcome, ExportWorker, WorkerThread, e
 #: Exports above this many rows run in a thread with a progress bar and Cancel.
 BACKGROUND_EXPORT_ROWS = 50_000
 EXPORT_CHUNK = 20_000
+CSV_FILTER = "CSV files (*.csv)"
+JSONL_FILTER = "JSON Lines, whole events (*.jsonl)"
 
 
 class ExportController(QObject):
@@ -42,11 +46,13 @@ class ExportController(QObject):
         chunks: Callable[[int], Iterable[pd.DataFrame]],
         valid: Callable[[], bool],
         bom: Callable[[], bool],
+        json_of: Callable[[pd.DataFrame], list[str]],
     ) -> None:
         super().__init__(parent)
         self._parent = parent
         self._settings = settings
         self._rows, self._chunks, self._valid, self._bom = rows, chunks, valid, bom
+        self._json_of = json_of
         self._job: WorkerThread | None = None
         self._target: Path | None = None
         self._total = 0
@@ -60,7 +66,7 @@ class ExportController(QObject):
         return f"audit-log-{datetime.now():%Y%m%d-%H%M}.csv"
 
     def export_csv(self) -> None:
-        """Ask for a file, then save the rows shown.
+        """Ask for a file and its format (CSV or JSON Lines), then save the rows shown.
 
         Not while a filter does not parse: the table then shows an older result than the
         filters read, and a file of those rows would be mistaken for what was asked.
@@ -74,36 +80,47 @@ class ExportController(QObject):
             )
             return
         folder = self._settings.export_dir() or str(Path.home())
-        path_text, _ = QFileDialog.getSaveFileName(
+        path_text, chosen = QFileDialog.getSaveFileName(
             self._parent,
-            "Save as CSV",
+            "Save as",
             str(Path(folder) / self.default_name()),
-            "CSV files (*.csv);;All files (*)",
+            f"{CSV_FILTER};;{JSONL_FILTER};;All files (*)",
         )
         if not path_text:
             return
         path = Path(path_text)
+        jsonl = path.suffix.lower() in (".jsonl", ".ndjson") or (
+            chosen == JSONL_FILTER and path.suffix.lower() != ".csv"
+        )
         if not path.suffix:
-            path = path.with_suffix(".csv")
+            path = path.with_suffix(".jsonl" if jsonl else ".csv")
         self._settings.set_export_dir(str(path.parent))
-        self.save_csv(path)
+        self._save(path, jsonl=jsonl)
 
     def save_csv(self, path: Path) -> None:
         """Write the rows shown to ``path``; ``finished`` ends it (also what --self-check runs)."""
+        self._save(path, jsonl=False)
+
+    def save_jsonl(self, path: Path) -> None:
+        """Write the events shown to ``path`` as JSON Lines; ``finished`` ends it."""
+        self._save(path, jsonl=True)
+
+    def _save(self, path: Path, *, jsonl: bool) -> None:
         if self._job is not None:
             return
         rows = self._rows()
         # The shown rows in shown order, snapshotted now so later filtering cannot race.
         chunks = self._chunks(EXPORT_CHUNK)
+        json_of = self._json_of if jsonl else None
         if rows <= BACKGROUND_EXPORT_ROWS:
             try:
-                outcome = export_frames(chunks, path, bom=self._bom())
+                outcome = export_frames(chunks, path, bom=self._bom(), json_of=json_of)
             except ExportError as exc:
                 self._fail(str(exc), path)
                 return
             self._done(outcome)
             return
-        worker = ExportWorker(chunks, path, bom=self._bom())
+        worker = ExportWorker(chunks, path, bom=self._bom(), json_of=json_of)
         # Bound methods of this QObject: they run in the GUI thread, not the worker's.
         worker.progress.connect(self._progress)
         worker.finished.connect(self._done)
@@ -136,7 +153,7 @@ class ExportController(QObject):
     def _done(self, outcome: ExportOutcome) -> None:
         self._end()
         if outcome.cancelled:
-            self.message.emit("Save as CSV cancelled; nothing was written.", 15_000)
+            self.message.emit("Save cancelled; nothing was written.", 15_000)
         else:
             self.message.emit(f"Saved {outcome.rows:,} events to {outcome.path}", 30_000)
         self.finished.emit(outcome)
@@ -148,8 +165,8 @@ class ExportController(QObject):
         self._end()
         QMessageBox.critical(
             self._parent,
-            "Save as CSV failed",
+            "Save failed",
             f"Could not save {path}.\n\n{message}\n\nNothing was written under that name.",
         )
-        self.message.emit(f"Save as CSV failed: {message}", 15_000)
+        self.message.emit(f"Save failed: {message}", 15_000)
         self.finished.emit(None)

@@ -121,6 +121,7 @@ class MainWindow(QMainWindow):
             chunks=self.model.visible_frame_chunks,
             valid=lambda: self.filtering.state.valid,
             bom=lambda: self.acts.bom.isChecked(),
+            json_of=self.session.whole_json,
         )
         self.profiles = ProfileController(
             self.session,

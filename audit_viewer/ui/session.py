@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import pandas as pd
 from PySide6.QtCore import QObject, Signal
 
 from audit_viewer.cache import CacheStore
@@ -56,6 +57,14 @@ class Session(QObject):
     def offline(self) -> bool:
         """No profile or no secret: the cache is browsable, but a sync cannot run."""
         return self.profile is None or self.secret() is None
+
+    def whole_json(self, frame: pd.DataFrame) -> list[str]:
+        """Each event of ``frame`` as its whole JSON (an SQLite cache's frames hold only the
+        extra fields; the rest comes from the cache). Safe in an export's worker thread."""
+        store = self.store
+        if store.frames_hold_whole_json or self.profile_name is None:
+            return [str(text) for text in frame["raw"].tolist()]
+        return store.events_json(self.profile_name, [str(i) for i in frame["id"].tolist()])
 
     def zone(self) -> ZoneInfo | None:
         """The IANA zone the profile shows times in; None: the machine's (or UTC, by toggle)."""

@@ -18,7 +18,14 @@ Shortcut = QKeySequence | QKeySequence.StandardKey | str | None
 #: the window, which owns the workflows they start.
 SPECS: dict[str, tuple[str, str, Shortcut, str | None, bool, str | None]] = {
     "open": ("actOpenCache", "&Open cache…", K.Open, None, False, None),
-    "export": ("actExport", "&Save as CSV…", K.Save, "export", False, "Save the rows shown as CSV"),
+    "export": (
+        "actExport",
+        "&Save as…",
+        K.Save,
+        "export",
+        False,
+        "Save the rows shown as CSV or JSON Lines",
+    ),
     "bom": (
         "actBom",
         "Excel-compatible CSV (&BOM)",

@@ -23,7 +23,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 from audit_viewer.api import PlatformClient, PlatformError
 from audit_viewer.cache import CacheError, CacheStore
 from audit_viewer.config import Profile
-from audit_viewer.export import ExportCancelled, ExportError, write_csv
+from audit_viewer.export import ExportCancelled, ExportError, write_csv, write_jsonl
 from audit_viewer.query import prepare
 from audit_viewer.sync import SyncEngine, SyncProgress, SyncResult
 
@@ -241,28 +241,42 @@ def export_frames(
     bom: bool,
     progress: Callable[[int], None] | None = None,
     cancel: threading.Event | None = None,
+    json_of: Callable[[pd.DataFrame], list[str]] | None = None,
 ) -> ExportOutcome:
-    """Write ``frames`` to ``path`` with the formula guard on; the one export path of the window."""
+    """Write ``frames`` to ``path``: CSV with the formula guard on, or with ``json_of`` (each
+    frame's whole events as JSON) JSON Lines; the one export path of the window."""
     try:
-        rows = write_csv(
-            frames, path, bom=bom, formula_guard=True, progress=progress, cancel=cancel
-        )
+        if json_of is not None:
+            texts = (json_of(frame) for frame in frames)
+            rows = write_jsonl(texts, path, progress=progress, cancel=cancel)
+        else:
+            rows = write_csv(
+                frames, path, bom=bom, formula_guard=True, progress=progress, cancel=cancel
+            )
     except ExportCancelled:
         return ExportOutcome(path, 0, cancelled=True)
     return ExportOutcome(path, rows)
 
 
 class ExportWorker(Worker):
-    """Writes already-snapshotted frame chunks to a CSV file in the background."""
+    """Writes already-snapshotted frame chunks to a CSV or JSON Lines file in the background."""
 
     progress = Signal(int)  # rows written so far
     finished = Signal(object)  # ExportOutcome
 
-    def __init__(self, frames: Iterable[pd.DataFrame], path: Path, *, bom: bool) -> None:
+    def __init__(
+        self,
+        frames: Iterable[pd.DataFrame],
+        path: Path,
+        *,
+        bom: bool,
+        json_of: Callable[[pd.DataFrame], list[str]] | None = None,
+    ) -> None:
         super().__init__()
         self._frames = frames
         self._path = path
         self._bom = bom
+        self._json_of = json_of
 
     @Slot()
     def run(self) -> None:
@@ -275,6 +289,7 @@ class ExportWorker(Worker):
             bom=self._bom,
             progress=self.progress.emit,
             cancel=self._cancel,
+            json_of=self._json_of,
         )
 
 
