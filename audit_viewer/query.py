@@ -10,14 +10,16 @@ precedence than the implicit AND, so ``a b OR c`` means ``(a AND b) OR c``)::
     term      := ["-"] (["="] (phrase | word) | qualifier)
     phrase    := '"' characters, with \\" and \\\\ as escapes '"'
     qualifier := name ":" ["="] (phrase | word)
-                 name: user action description id actor flag after before
+                 name: user email name action description id actor flag created after before
 
 Words and phrases are case-insensitive substrings; with ``=`` in front (``action:="Export
 SBOM"``, or ``="user8"`` in a column filter) they must be the whole value, case aside.
 :func:`quote_value` writes any text as a phrase that parses back to exactly that text.
 
 ``after:`` is inclusive and ``before:`` exclusive, so ``after:X before:Y`` is the half-open
-range [X, Y) like the Time filter.
+range [X, Y) like the Time filter. ``created:`` takes GitHub's forms: ``created:>=2026-11-01``,
+``created:<7d``, ``created:2026-11-01..2026-11-07`` (both days included), ``created:2026-11-01``
+(that day).
 
 A default field that is not a frame column is an extra field of the raw JSON (``ip_address``,
 ``metadata.bytes``): the filter under an extra-field column searches the text its cells show
@@ -57,11 +59,20 @@ DEFAULT_FIELDS: tuple[str, ...] = (
 
 _TEXT_QUALIFIERS: dict[str, tuple[str, ...]] = {
     "user": ("user", "user_name", "user_email"),
+    "email": ("user_email",),
+    "name": ("user_name",),
     "action": ("action",),
     "description": ("description",),
     "id": ("id",),
 }
-QUALIFIERS: tuple[str, ...] = (*_TEXT_QUALIFIERS, "actor", "flag", "after", "before")
+QUALIFIERS: tuple[str, ...] = (
+    *_TEXT_QUALIFIERS,
+    "actor",
+    "flag",
+    "created",
+    "after",
+    "before",
+)
 #: ``flag:any`` finds every flagged event; ``flag:NAME`` those with that flag.
 ANY_FLAG = "any"
 
@@ -139,8 +150,20 @@ class TimeTest:
 
 
 @dataclass(frozen=True)
+class RangeTest:
+    """``created_at`` in [start, end): ``created:2026-11-01`` (that day) or ``created:A..B``
+    (both days included); either end may be open (``*``)."""
+
+    start: datetime | None
+    end: datetime | None
+
+
+Test = TextTest | ActorTest | FlagTest | TimeTest | RangeTest
+
+
+@dataclass(frozen=True)
 class Term:
-    test: TextTest | ActorTest | FlagTest | TimeTest
+    test: Test
     negate: bool
     position: int
 
@@ -321,8 +344,10 @@ class _Parser:
             return value
         if not value and not exact:
             return QueryError(f"Missing value after '{name}:'", value_at)
-        test: TextTest | ActorTest | FlagTest | TimeTest | QueryError
-        if key in _TEXT_QUALIFIERS:
+        test: Test | QueryError
+        if key == "created":
+            test = _created_test(value, value_at)
+        elif key in _TEXT_QUALIFIERS:
             test = TextTest(_TEXT_QUALIFIERS[key], value, exact)
         elif key == "actor":
             actor = value.lower()
@@ -348,6 +373,63 @@ def quote_value(text: str) -> str:
     """``text`` as one phrase of the language: ``parse_query`` reads it back as exactly ``text``
     (quotes and backslashes escaped, so colons, a leading ``-`` or ``OR`` stay plain text)."""
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+_DAY = timedelta(days=1)
+_INSTANT = timedelta(microseconds=1)
+
+
+def _created_test(value: str, position: int) -> TimeTest | RangeTest | QueryError:
+    """GitHub's forms: ``>=X`` ``>X`` ``<=X`` ``<X`` (X a date, a time or a span such as 7d),
+    ``A..B`` (both included, ``*`` open) and a bare date (that whole day)."""
+    for prefix, op, shift in ((">=", "after", False), ("<=", "before", True)):
+        if value.startswith(prefix):
+            return _bound(op, value[2:], position + 2, past_it=shift)
+    if value.startswith(">"):
+        return _bound("after", value[1:], position + 1, past_it=True)
+    if value.startswith("<"):
+        return _bound("before", value[1:], position + 1, past_it=False)
+    if ".." in value:
+        first, last = value.split("..", 1)
+        ends: list[datetime | None] = []
+        for text, offset, past in ((first, 0, False), (last, len(first) + 2, True)):
+            if text in ("", "*"):
+                ends.append(None)
+                continue
+            moment = _moment(text, position + offset)
+            if isinstance(moment, QueryError):
+                return moment
+            ends.append(_past(moment, text) if past else moment)
+        return RangeTest(ends[0], ends[1])
+    moment = _moment(value, position)
+    if isinstance(moment, QueryError):
+        return moment
+    return RangeTest(moment, _past(moment, value))
+
+
+def _bound(op: str, text: str, position: int, *, past_it: bool) -> TimeTest | QueryError:
+    """``after``/``before`` a time; ``past_it`` moves the bound past the whole date or instant
+    named (``>2026-11-01`` starts the next day, ``<=2026-11-01`` ends with it)."""
+    if not text:
+        return QueryError("Missing date after the comparison", position)
+    test = _time_test(op, text, position)
+    if isinstance(test, TimeTest) and past_it and test.at is not None:
+        return TimeTest(op, at=_past(test.at, text))
+    return test
+
+
+def _past(moment: datetime, text: str) -> datetime:
+    """Just after what ``text`` names: the next day for a date, the next instant for a time."""
+    return moment + (_DAY if "T" not in text.upper() and ":" not in text else _INSTANT)
+
+
+def _moment(text: str, position: int) -> datetime | QueryError:
+    test = _time_test("after", text, position)
+    if isinstance(test, QueryError):
+        return test
+    if test.at is None:
+        return QueryError(f"Use a date here, not the span '{text}'", position)
+    return test.at
 
 
 def _time_test(op: str, value: str, position: int) -> TimeTest | QueryError:
@@ -398,7 +480,7 @@ def _cost(term: Term) -> int:
 
 
 def _evaluate(
-    test: TextTest | ActorTest | FlagTest | TimeTest,
+    test: Test,
     df: pd.DataFrame,
     now: datetime,
     within: np.ndarray | None = None,
@@ -431,6 +513,15 @@ def _evaluate(
             return ~flags.equals("")
         # Flag names are whole words of the space-separated column, none a part of another.
         return flags.contains(test.flag, within)
+    if isinstance(test, RangeTest):
+        inside = np.ones(len(df), dtype=bool) if "created_at" in df.columns else None
+        if inside is None:
+            return np.zeros(len(df), dtype=bool)
+        if test.start is not None:
+            inside &= time_mask(df, "after", test.start)
+        if test.end is not None:
+            inside &= time_mask(df, "before", test.end)
+        return inside
     return time_mask(df, test.op, test.bound(now))
 
 

@@ -248,6 +248,54 @@ def test_after_and_before_dates(text: str, expected: list[int]) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
+        # EVENTS are 14:00, 13:00, 12:00, 11:00, 10:00 UTC on 2026-11-02
+        ("created:>=2026-11-02T12:00", [0, 1, 2]),
+        ("created:>2026-11-02T12:00", [0, 1]),
+        ("created:<=2026-11-02T12:00", [2, 3, 4]),
+        ("created:<2026-11-02T12:00", [3, 4]),
+        ("created:2026-11-02", [0, 1, 2, 3, 4]),  # that whole day
+        ("created:2026-11-01", []),
+        ("created:>2026-11-02", []),  # after the whole day
+        ("created:<=2026-11-02", [0, 1, 2, 3, 4]),
+        ("created:>=2026-11-03", []),
+        ("created:2026-11-02T11:00..2026-11-02T13:00", [1, 2, 3]),  # both ends included
+        ("created:2026-11-01..2026-11-02", [0, 1, 2, 3, 4]),  # the last day whole
+        ("created:*..2026-11-02T11:00", [3, 4]),
+        ("created:2026-11-02T13:00..*", [0, 1]),
+        ("-created:2026-11-02T11:00..2026-11-02T13:00", [0, 4]),
+        ("created:>=2h", [0, 1, 2]),
+        ("created:<2h", [3, 4]),
+        ('created:">=2026-11-02 12:00"', [0, 1, 2]),
+    ],
+)
+def test_created_takes_githubs_comparisons_and_ranges(text: str, expected: list[int]) -> None:
+    assert rows(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "position"),
+    [
+        ("created:>=", "Missing date after the comparison", 10),
+        ("created:>=soon", "Bad date 'soon'", 10),
+        ("created:2026-11-01..later", "Bad date 'later'", 20),
+        ("created:2d..1d", "Use a date here, not the span '2d'", 8),
+    ],
+)
+def test_created_errors_name_the_position(text: str, message: str, position: int) -> None:
+    found = error(text)
+    assert found.message.startswith(message) and found.position == position
+
+
+def test_email_and_name_qualifiers_search_one_field_each() -> None:
+    assert rows("email:example.com") == [0, 3]
+    assert rows("name:alice") == [0]
+    assert rows("name:example") == []  # the email is not the name
+    assert rows("email:=alice@example.com") == [0]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
         ("after:30m", [0]),
         ("after:60m", [0, 1]),  # exactly an hour ago is included
         ("after:2h", [0, 1, 2]),

@@ -26,8 +26,9 @@ SEARCH_PLACEHOLDER = 'Search, e.g.  user:alice action:"ignored" -bot after:7d'
 SEARCH_HELP = (
     "Words match anywhere (case-insensitive) and must all match.\n"
     '"a phrase"   -word excludes   a OR b   action:="Export SBOM" is the whole value\n'
-    "user:  action:  description:  id:  actor:user|scm|system  flag:any\n"
+    "user:  email:  name:  action:  description:  id:  actor:user|scm|system  flag:any\n"
     "after:2026-11-01   before:2026-11-02T10:00   after:24h / 7d / 2w\n"
+    "created:>=2026-11-01   created:<7d   created:2026-11-01..2026-11-07   created:2026-11-01\n"
     "Enter applies at once, Escape clears."
 )
 
