@@ -45,6 +45,7 @@ from audit_viewer.ui.table_model import (
     COL_DESCRIPTION,
     COL_TIME,
     COL_USER,
+    HighlightRole,
     SortRole,
 )
 
@@ -299,6 +300,37 @@ def test_each_string_is_parsed_once_per_change(window, qtbot, monkeypatch):
 
 
 # --------------------------------------------------------------------------------- column filters
+
+
+def test_a_search_marks_its_words_in_the_cells(window, qtbot):
+    """The window hands the state's highlight terms to the model after every pass."""
+    with qtbot.waitSignal(window.filtersApplied, timeout=3000):
+        window.search_bar.setText("ignored -bot")
+        window.search_bar.apply()
+    pattern = window.model.index(0, COL_ACTION).data(HighlightRole)
+    assert pattern is not None and pattern.search("Findings IGNORED") and not pattern.search("bot")
+    with qtbot.waitSignal(window.filtersApplied, timeout=3000):
+        window.filtering.clear()
+    assert window.model.index(0, COL_ACTION).data(HighlightRole) is None
+
+
+def test_the_action_checklist_counts_under_the_search(window, qtbot):
+    """The facets of each pass reach the Action checklist: counts under the other filters."""
+    with qtbot.waitSignal(window.filtersApplied, timeout=3000):
+        window.search_bar.setText("actor:system")
+        window.search_bar.apply()
+    editor = window.header.editor(COL_ACTION)
+    editor.open_popup()
+    shown = {
+        editor.popup.list.item(i).data(Qt.ItemDataRole.UserRole): editor.popup.list.item(i).text()
+        for i in range(editor.popup.list.count())
+    }
+    frame = window.model.frame
+    expected = frame[frame["actor_type"] == "system"]["action"].value_counts()
+    assert expected.sum() == window.model.rowCount() > 0
+    for action, count in expected.items():
+        assert shown[action] == f"{action}  ({count:,})"
+    editor.popup.hide()
 
 
 def test_each_column_filter_narrows_the_rows(window, qtbot):

@@ -43,6 +43,18 @@ def test_typing_emits_once_after_the_pause(bar, qtbot):
     assert emitted == ["user:alice -bot"]
 
 
+def test_the_pause_is_the_debounce_interval(bar, qtbot):
+    """Typing restarts one single-shot timer of DEBOUNCE_MS; a key a second later is a pause."""
+    from PySide6.QtCore import QTimer
+
+    from audit_viewer.ui.search_bar import DEBOUNCE_MS
+
+    assert 100 <= DEBOUNCE_MS <= 400
+    qtbot.keyClicks(bar, "a")
+    timers = [t for t in bar.findChildren(QTimer) if t.isActive()]
+    assert [(t.interval(), t.isSingleShot()) for t in timers] == [(DEBOUNCE_MS, True)]
+
+
 def test_enter_applies_at_once_and_escape_clears(bar, qtbot):
     emitted = recorder(bar.queryChanged)
     qtbot.keyClicks(bar, "export")
