@@ -16,7 +16,7 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 import pytest
-from PySide6.QtCore import QItemSelectionModel, Qt
+from PySide6.QtCore import QItemSelectionModel, QPoint, Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QApplication,
@@ -400,6 +400,58 @@ def test_sorting_each_column_orders_the_rows(window):
                 present = [v.casefold() for v in present]
                 expected = [v.casefold() for v in expected]
             assert present == expected, (model.headerData(column, Qt.Orientation.Horizontal), order)
+
+
+def sort_pairs(model, first: int, second: int) -> list[tuple[str, str]]:
+    return [
+        (
+            str(model.index(r, first).data(SortRole)).casefold(),
+            str(model.index(r, second).data(SortRole)).casefold(),
+        )
+        for r in range(model.rowCount())
+    ]
+
+
+def test_the_keyboard_sorts_by_a_column_and_then_by_another(window, qtbot):
+    model, table = window.model, window.table
+    table.setCurrentIndex(model.index(0, COL_ACTION))
+    window.acts.sort_up.trigger()  # Ctrl+Alt+Up
+    assert window.header.sortIndicatorSection() == COL_ACTION
+    assert window.header.sortIndicatorOrder() == Qt.SortOrder.AscendingOrder
+    table.setCurrentIndex(model.index(0, COL_USER))
+    window.acts.sort_then.trigger()  # Ctrl+Alt+Right: then by user, ascending
+    pairs = sort_pairs(model, COL_ACTION, COL_USER)
+    assert pairs == sorted(pairs)
+    assert model.headerData(COL_USER, Qt.Orientation.Horizontal) == "User  2▲"
+    window.acts.sort_then.trigger()  # again: the second key flips
+    pairs = sort_pairs(model, COL_ACTION, COL_USER)
+    assert [a for a, _ in pairs] == sorted(a for a, _ in pairs)
+    by_action: dict[str, list[str]] = {}
+    for action, user in pairs:
+        by_action.setdefault(action, []).append(user)
+    assert all(users == sorted(users, reverse=True) for users in by_action.values())
+    assert any(len(set(users)) > 1 for users in by_action.values())
+    assert model.headerData(COL_USER, Qt.Orientation.Horizontal) == "User  2▼"
+    table.setCurrentIndex(model.index(0, COL_TIME))
+    window.acts.sort_down.trigger()  # a plain sort drops the further keys
+    assert model.sort_keys == [(COL_TIME, False)]
+    assert model.headerData(COL_USER, Qt.Orientation.Horizontal) == "User"
+    shortcuts = {a.shortcut().toString() for a in (window.acts.sort_up, window.acts.sort_then)}
+    assert shortcuts == {"Ctrl+Alt+Up", "Ctrl+Alt+Right"}
+
+
+def test_shift_click_on_a_header_adds_a_sort_key(window, qtbot):
+    header = window.header
+    window.table.sortByColumn(COL_ACTION, Qt.SortOrder.AscendingOrder)
+    x = header.sectionViewportPosition(COL_USER) + header.sectionSize(COL_USER) // 2
+    point = QPoint(x, header.fontMetrics().height() // 2 + 2)
+    qtbot.mouseClick(
+        header.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier, point
+    )
+    assert window.model.sort_keys == [(COL_ACTION, True), (COL_USER, True)]
+    assert header.sortIndicatorSection() == COL_ACTION  # the first key keeps the indicator
+    pairs = sort_pairs(window.model, COL_ACTION, COL_USER)
+    assert pairs == sorted(pairs)
 
 
 def test_values_beyond_2_31_sort_numerically(window):

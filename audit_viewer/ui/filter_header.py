@@ -365,10 +365,13 @@ class FilterHeader(QHeaderView):
     #: The user changed a filter (text after the debounce, presets, ranges and ticks at once):
     #: the window's state with that change, for the window to keep and render back.
     stateEdited = Signal(object)
+    #: Shift+click on a column's title: sort by it next, after the keys there are.
+    thenSortRequested = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         # The parent comes last: reparenting calls the overrides below, which need the state.
         super().__init__(Qt.Orientation.Horizontal)
+        self._then_pressed: int | None = None
         self._keys: list[str] = []  # column key of each logical section
         self._editors: dict[str, QWidget] = {}
         self._state = FilterState()
@@ -387,6 +390,25 @@ class FilterHeader(QHeaderView):
         self.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         if parent is not None:
             self.setParent(parent)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        shift = event.modifiers() & Qt.KeyboardModifier.ShiftModifier
+        if event.button() == Qt.MouseButton.LeftButton and shift:
+            section = self.logicalIndexAt(event.position().toPoint())
+            if section >= 0:  # not a plain sort: that would drop the other keys
+                self._then_pressed = section
+                event.accept()
+                return
+        super().mousePressEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        pressed, self._then_pressed = self._then_pressed, None
+        if pressed is not None:
+            if self.logicalIndexAt(event.position().toPoint()) == pressed:
+                self.thenSortRequested.emit(pressed)
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
 
     # -- public API ----------------------------------------------------------------------------
 

@@ -27,6 +27,20 @@ class TableLayout(QObject):
         self._table, self._model, self._header = table, model, header
         self._menu_source: QMenu | None = None
         model.columnsInserted.connect(self._hide_new_columns)
+        header.thenSortRequested.connect(model.then_sort)
+
+    def sort_current(self, ascending: bool) -> None:
+        """Sort by the current cell's column (the keyboard's way to click a header)."""
+        column = self._table.currentIndex().column()
+        if column >= 0:
+            order = Qt.SortOrder.AscendingOrder if ascending else Qt.SortOrder.DescendingOrder
+            self._table.sortByColumn(column, order)
+
+    def then_sort_current(self) -> None:
+        """Add the current cell's column as the next sort key (the keyboard's Shift+click)."""
+        column = self._table.currentIndex().column()
+        if column >= 0:
+            self._model.then_sort(column)
 
     def _key(self, column: int) -> str:
         return self._model.column(column).key

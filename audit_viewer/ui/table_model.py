@@ -241,12 +241,14 @@ class EventTableModel(QAbstractTableModel):
         self._mask: np.ndarray | None = None
         self._order = np.zeros(0, np.int64)
         self._in_frame_order = True  # _order is 0, 1, 2, ...: a mask alone gives the rows
-        self._orders: OrderedDict[tuple[int, bool], np.ndarray] = OrderedDict()
+        self._orders: OrderedDict[tuple[Any, ...], np.ndarray] = OrderedDict()
         self._visible = np.zeros(0, np.int64)
         self._positions: np.ndarray | None = None
         self._extras: list[Column] = []
         self._sort_column = COL_TIME
         self._sort_order = Qt.SortOrder.DescendingOrder
+        #: Further sort keys after the header's column: (column, ascending), in order.
+        self._then: list[tuple[int, bool]] = []
         self._local_tz = system_timezone()
         self._utc = False
         self._highlight: re.Pattern[str] | None = None
@@ -371,10 +373,44 @@ class EventTableModel(QAbstractTableModel):
         def swap() -> np.ndarray:
             self._sort_column = column if 0 <= column < self.columnCount() else -1
             self._sort_order = order
+            self._then = []
             self._set_order()
             return self._filtered()
 
         self._relayout(swap)
+        self._titles_changed()
+
+    def then_sort(self, column: int) -> None:
+        """Add ``column`` as the next sort key (Shift+click, Ctrl+Alt+Right), as DB Browser for
+        SQLite does; again on a key already there flips its direction."""
+        if not 0 <= column < self.columnCount() or column == self._sort_column:
+            return
+        keys = dict(self._then)
+        if column in keys:
+            keys[column] = not keys[column]
+        else:
+            initial = self.headerData(column, _HORIZONTAL, Qt.ItemDataRole.InitialSortOrderRole)
+            keys[column] = initial != Qt.SortOrder.DescendingOrder
+
+        def swap() -> np.ndarray:
+            self._then = list(keys.items())
+            self._set_order()
+            return self._filtered()
+
+        self._relayout(swap)
+        self._titles_changed()
+
+    @property
+    def sort_keys(self) -> list[tuple[int, bool]]:
+        """Every sort key, the header's first: (column, ascending)."""
+        if self._sort_column < 0:
+            return []
+        ascending = self._sort_order == Qt.SortOrder.AscendingOrder
+        return [(self._sort_column, ascending), *self._then]
+
+    def _titles_changed(self) -> None:
+        if self.columnCount():
+            self.headerDataChanged.emit(_HORIZONTAL, 0, self.columnCount() - 1)
 
     @property
     def sort_column(self) -> int:
@@ -390,7 +426,7 @@ class EventTableModel(QAbstractTableModel):
         The last few orders are kept (one int64 per event each), so flipping the direction or
         going back to the previous column costs only the filter's pass over the order.
         """
-        key = (self._sort_column, self._sort_order == Qt.SortOrder.AscendingOrder)
+        key = (self._sort_column, self._sort_order == Qt.SortOrder.AscendingOrder, *self._then)
         order = self._orders.get(key)
         if order is None:
             order = self._orders[key] = self._compute_order()
@@ -406,13 +442,23 @@ class EventTableModel(QAbstractTableModel):
 
     def _compute_order(self) -> np.ndarray:
         n = len(self._df)
-        column = self._sort_column
-        if column < 0 or n == 0:
+        if self._sort_column < 0 or n == 0:
             return np.arange(n, dtype=np.int64)
-        ascending = self._sort_order == Qt.SortOrder.AscendingOrder
+        keys = self.sort_keys
+        if len(keys) == 1:
+            return self._column_order(self._df, *keys[0])
+        # Several keys: stable sorts from the last key to the first, each over the rows in the
+        # order the previous one left (a tie on a key keeps the next key's order).
+        order = np.arange(n, dtype=np.int64)
+        for column, ascending in reversed(keys):
+            order = order[self._column_order(self._df.take(order), column, ascending)]
+        return order
+
+    def _column_order(self, df: pd.DataFrame, column: int, ascending: bool) -> np.ndarray:
+        """Row positions that sort ``df`` by one column (stable, missing values last)."""
         if column < len(BASE_COLUMNS):
-            return sort_order(self._df, BASE_COLUMNS[column].key, ascending)
-        values = extra_field_data(self._df, self._extra(column))
+            return sort_order(df, BASE_COLUMNS[column].key, ascending)
+        values = extra_field_data(df, self._extra(column))
         if isinstance(values, list):
             return extra_sort_order(values, ascending)
         if pa.types.is_large_string(values.type):
@@ -462,9 +508,13 @@ class EventTableModel(QAbstractTableModel):
             return None
         column = self.column(section)
         if role == _DISPLAY:
+            title = column.title
             if section == COL_TIME:
-                return f"Time ({zone_name(self.display_timezone)})"
-            return column.title
+                title = f"Time ({zone_name(self.display_timezone)})"
+            for rank, (key, ascending) in enumerate(self._then, start=2):
+                if key == section:  # a further sort key: its rank and direction
+                    title += f"  {rank}{'▲' if ascending else '▼'}"
+            return title
         if role == _TOOLTIP:
             if section == COL_TIME:
                 tz = self.display_timezone

@@ -52,6 +52,30 @@ SPECS: dict[str, tuple[str, str, Shortcut, str | None, bool, str | None]] = {
     "detail": ("actDetail", "&Detail pane", "Ctrl+Shift+D", None, True, None),
     "utc": ("actUtc", "Show times in &UTC", "Ctrl+Shift+U", "utc", True, None),
     "reset_columns": ("actResetColumns", "&Reset columns", None, None, False, None),
+    "sort_up": (
+        "actSortAscending",
+        "Sort &ascending by this column",
+        "Ctrl+Alt+Up",
+        None,
+        False,
+        None,
+    ),
+    "sort_down": (
+        "actSortDescending",
+        "Sort d&escending by this column",
+        "Ctrl+Alt+Down",
+        None,
+        False,
+        None,
+    ),
+    "sort_then": (
+        "actSortThen",
+        "T&hen sort by this column",
+        "Ctrl+Alt+Right",
+        None,
+        False,
+        "Add the current column as the next sort key (again: flip it); Shift+click a header too",
+    ),
     "sync": ("actSync", "&Sync now", "F5", "sync", False, "Fetch new events from the platform"),
     "full_sync": ("actFullSync", "&Full resync (90 days)", "Shift+F5", None, False, None),
     "cancel": (
@@ -86,6 +110,9 @@ class WindowActions:
     detail: QAction
     utc: QAction
     reset_columns: QAction
+    sort_up: QAction
+    sort_down: QAction
+    sort_then: QAction
     sync: QAction
     full_sync: QAction
     cancel: QAction
@@ -144,6 +171,9 @@ def build_menus(window: QMainWindow, acts: WindowActions) -> tuple[QMenu, QMenu,
     view.addAction(acts.utc)
     columns_menu = view.addMenu("&Columns")
     columns_menu.setIcon(icon("columns"))
+    sort_menu = view.addMenu("&Sort")
+    for act in (acts.sort_up, acts.sort_down, acts.sort_then):
+        sort_menu.addAction(act)
 
     sync = menu.addMenu("&Sync")
     for act in (acts.sync, acts.full_sync, acts.cancel):
