@@ -1012,6 +1012,25 @@ def test_the_keyboard_reaches_search_filters_save_and_sync(window, qtbot, tmp_pa
         qtbot.keyClick(window.table, Qt.Key.Key_F5)
 
 
+def test_one_tab_order_walks_search_filters_table_and_detail_pane(window, qtbot):
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    window.table.setCurrentIndex(window.model.index(0, COL_USER))
+    window.search_bar.setFocus(Qt.FocusReason.ShortcutFocusReason)
+    walk = []
+    for _ in range(7):
+        qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Tab)
+        walk.append(QApplication.focusWidget())
+    header = window.header
+    filters = [header.editor(c) for c in (COL_TIME, COL_USER, COL_ACTION, COL_DESCRIPTION)]
+    # Inside the time filter its own button may take one stop; every filter comes in order.
+    stops = [w for w in walk if w in filters or w is window.table]
+    assert stops[: len(filters) + 1] == [*filters, window.table]
+    after_table = walk[walk.index(window.table) + 1]
+    assert window.detail.isAncestorOf(after_table)  # Tab leaves the table
+    assert window.table.currentIndex().column() == COL_USER  # and did not move its cell
+
+
 # ------------------------------------------------------------------ the table follows the filter
 
 

@@ -28,6 +28,9 @@ class EventsTable(QTableView):
         self.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.setAlternatingRowColors(True)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        # The arrows walk the cells; Tab goes on to the next control (the detail pane), so
+        # one Tab order covers the search bar, the filters, the table and the pane.
+        self.setTabKeyNavigation(False)
         rows = self.verticalHeader()
         rows.setSectionResizeMode(rows.ResizeMode.Fixed)
         rows.setDefaultSectionSize(self.fontMetrics().height() + 8)
