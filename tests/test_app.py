@@ -18,7 +18,7 @@ pytestmark = pytest.mark.gui
 def test_no_arguments_opens_the_default_cache_offline(qtbot, isolated_home):
     win = create_window([])
     qtbot.addWidget(win)
-    assert win.windowTitle() == "audit-viewer"
+    assert win.windowTitle() == ""
     assert win.model.rowCount() == 0
     assert win.session.offline
     text = win.status_area.label.text()
@@ -79,7 +79,7 @@ def test_saved_default_profile_is_used(qtbot, tmp_path, sandbox, monkeypatch):
     monkeypatch.setenv(config.ENV_SECRET, sandbox.secret)
     win = create_window(["--cache", str(tmp_path / "c.sqlite3")])
     qtbot.addWidget(win)
-    assert win.windowTitle() == "audit-viewer — prod"
+    assert win.windowTitle() == "prod"
     assert not win.session.offline
     assert "never synced" in win.status_area.label.text()
     assert win.model.is_utc  # the profile's time zone
@@ -89,7 +89,7 @@ def test_saved_default_profile_is_used(qtbot, tmp_path, sandbox, monkeypatch):
 def test_demo_syncs_from_an_in_process_sandbox_and_cleans_up(qtbot):
     win = create_window(["--demo", "--demo-events", "1200"])
     qtbot.addWidget(win)
-    assert win.windowTitle() == "audit-viewer — demo"
+    assert win.windowTitle() == "demo"
     with qtbot.waitSignal(win.syncFinished, timeout=60_000) as blocker:
         pass  # the demo starts its sync from the event loop
     assert not blocker.args[0].cancelled
@@ -200,7 +200,7 @@ def test_an_explicit_cache_shows_its_own_events(qtbot, tmp_path, sandbox):
         store.upsert_events("acme", [normalize_event(e) for e in sandbox.all_events()[:10]])
     win = create_window(["--cache", str(archive)])
     qtbot.addWidget(win)
-    assert win.windowTitle() == "audit-viewer — acme"
+    assert win.windowTitle() == "acme"
     assert win.model.rowCount() == 10
     assert win.session.offline  # no saved profile "acme": browse only
     win.close()

@@ -138,7 +138,8 @@ def test_window_shows_the_cache_with_named_widgets(window, cache_path):
     assert isinstance(window.findChild(QToolButton, "exportButton"), QToolButton)
     assert window.findChild(QWidget, "timeline").isVisible()
     assert window.findChild(QWidget, "detailPane") is window.detail
-    assert window.windowTitle() == f"audit-viewer — {PROFILE}"
+    assert window.windowTitle() == PROFILE  # Qt adds " — audit-viewer" where that is usual
+    assert QApplication.applicationDisplayName() == "audit-viewer"
     assert window.table.horizontalHeader() is window.header
     assert f"Showing {total:,} of {total:,} events" in window.status_area.label.text()
     assert "last sync" in window.status_area.label.text()
@@ -807,7 +808,7 @@ def test_open_another_cache(window, qtbot, tmp_path, server):
         store.upsert_events("elsewhere", [normalize_event(server.all_events()[0])])
     window.profiles.open_cache(str(other))
     assert window.model.rowCount() == 1
-    assert window.windowTitle() == "audit-viewer — elsewhere"
+    assert window.windowTitle() == "elsewhere"
     assert str(other) in window.status_area.label.text()
 
 
@@ -843,7 +844,7 @@ def test_saving_a_new_profile_starts_its_first_sync(window, qtbot, server, monke
     with qtbot.waitSignal(window.syncFinished, timeout=60_000) as finished:
         window.acts.new_profile.trigger()
     assert opened == [("New profile", None)]
-    assert window.windowTitle() == "audit-viewer — lab"
+    assert window.windowTitle() == "lab"
     assert finished.args[0].new_events == len(server.all_events())
     assert window.model.rowCount() == len(server.all_events())
 
@@ -892,7 +893,7 @@ def test_opening_a_cache_of_several_profiles_asks_which(
     asked = answer_which_profile(monkeypatch, "beta")
     window.profiles.open_cache(str(archive))
     assert asked == [["alpha (1 event)", "beta (2 events)"]]
-    assert window.windowTitle() == "audit-viewer — beta"
+    assert window.windowTitle() == "beta"
     assert window.model.rowCount() == 2
     assert str(archive) in window.status_area.label.text()
 
@@ -912,7 +913,7 @@ def test_starting_on_a_cache_of_several_profiles_asks_which(qtbot, tmp_path, ser
     asked = answer_which_profile(monkeypatch, "alpha")
     win = create_window(["--cache", str(archive)])
     qtbot.addWidget(win)
-    qtbot.waitUntil(lambda: win.windowTitle() == "audit-viewer — alpha", timeout=5000)
+    qtbot.waitUntil(lambda: win.windowTitle() == "alpha", timeout=5000)
     assert asked == [["alpha (1 event)", "beta (2 events)"]]
     assert win.model.rowCount() == 1
     win.close()
@@ -925,7 +926,7 @@ def test_declining_at_start_says_where_to_choose(qtbot, tmp_path, server, monkey
     expected = "This cache holds 2 profiles; choose one in File → Cached profiles."
     qtbot.waitUntil(lambda: win.banner.text.text() == expected, timeout=5000)
     assert win.banner.isVisibleTo(win)
-    assert win.model.rowCount() == 0 and win.windowTitle() == "audit-viewer"
+    assert win.model.rowCount() == 0 and win.windowTitle() == ""
     win.close()
 
 
@@ -969,6 +970,32 @@ def test_layout_and_choices_survive_a_restart(qtbot, cache_path, saved_profile):
 # --------------------------------------------------------------------------------- status texts
 
 
+def test_a_long_status_line_is_elided_with_the_whole_text_in_its_tooltip(window, qtbot):
+    label = window.status_area.label
+    long_text = "Sync failed: " + "the platform said something long " * 20 + "END"
+    label.setText(long_text)
+    assert label.text() == long_text and label.toolTip() == long_text
+    shown = QLabel.text(label)
+    assert len(shown) < len(long_text) and "…" in shown and shown.endswith("END")
+
+
+def test_sync_progress_says_one_page_not_one_pages(window):
+    from audit_viewer.sync import SyncProgress
+
+    start = datetime(2026, 11, 2, tzinfo=UTC)
+    report = SyncProgress(
+        ranges_done=0,
+        ranges_total=1,
+        pages=1,
+        events=3,
+        new_events=3,
+        range_start=start,
+        range_end=start + timedelta(days=1),
+    )
+    window.status_area.sync_progress(report, UTC, bar=True)
+    assert "(3 new) in 1 page · at 2026-11-02" in window.status_area.label.text()
+
+
 def test_status_texts():
     now = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
     assert status.ago(now - timedelta(minutes=5), now) == "5 min ago"
@@ -980,7 +1007,8 @@ def test_status_texts():
     )
     line = status.status_line(1234, 56789, "sqlite:///c", "last sync 5 min ago", offline=False)
     assert line == "Showing 1,234 of 56,789 events · cache: sqlite:///c · last sync 5 min ago"
-    assert status.status_line(0, 0, "x", "never synced", offline=True).endswith("· offline")
+    offline = status.status_line(0, 0, "x", "never synced", offline=True)
+    assert offline.endswith("· offline: no profile or secret to sync with, browsing the cache only")
 
 
 def test_screenshot_renders(window, qtbot, tmp_path):

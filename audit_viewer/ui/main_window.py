@@ -53,8 +53,6 @@ from audit_viewer.ui.window_actions import WindowActions, build_menus
 
 log = logging.getLogger(__name__)
 
-APP_TITLE = "audit-viewer"
-
 
 class MainWindow(QMainWindow):
     """The audit-log window over one cache and (optionally) one profile to sync from."""
@@ -331,7 +329,9 @@ class MainWindow(QMainWindow):
         """After the profile (or its secret) changed: zone, title, status (offline or not)."""
         self.model.set_timezone(self.session.zone())
         name = self.session.profile_name
-        self.setWindowTitle(f"{APP_TITLE} — {name}" if name else APP_TITLE)
+        # Qt appends the application's display name ("prod — audit-viewer") where that is the
+        # platform's convention; naming it here too showed it twice.
+        self.setWindowTitle(name or "")
         self._update_status()
 
     def _update_status(self) -> None:

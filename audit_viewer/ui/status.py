@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from audit_viewer.sync import SyncResult
 
 SEPARATOR = " · "
+#: What "offline" means here: the archive is browsable, but nothing syncs without a secret.
+OFFLINE = "offline: no profile or secret to sync with, browsing the cache only"
 
 
 def ago(when: datetime, now: datetime | None = None) -> str:
@@ -58,7 +60,7 @@ def showing(visible: int, total: int) -> str:
 def status_line(visible: int, total: int, cache: str, sync: str, *, offline: bool) -> str:
     parts = [showing(visible, total), f"cache: {cache}", sync]
     if offline:
-        parts.append("offline")
+        parts.append(OFFLINE)
     return SEPARATOR.join(parts)
 
 

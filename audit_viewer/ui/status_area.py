@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import tzinfo
 
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject, QSize, Qt
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar
 
 from audit_viewer.cache import CacheError
@@ -20,7 +21,7 @@ class StatusArea(QObject):
         super().__init__(bar)
         self._session = session
         self.sync_phrase = "never synced"
-        self.label = QLabel(objectName="statusLine")
+        self.label = _StatusLabel(objectName="statusLine")
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         bar.addWidget(self.label, 1)
         self.progress = QProgressBar(objectName="statusProgress")
@@ -75,8 +76,9 @@ class StatusArea(QObject):
             self.progress.setValue(p.ranges_done)
             self.progress.setFormat(f"{p.events:,} events")
         day = p.range_start.astimezone(tz).strftime("%Y-%m-%d")
+        pages = f"{p.pages:,} page" + ("" if p.pages == 1 else "s")
         self.label.setText(
-            f"Syncing: {p.events:,} events ({p.new_events:,} new) in {p.pages:,} pages · "
+            f"Syncing: {p.events:,} events ({p.new_events:,} new) in {pages} · "
             f"at {day} · cache: {self._session.store.location}"
         )
 
@@ -96,3 +98,27 @@ class StatusArea(QObject):
         self.progress.setRange(0, total)
         self.progress.setValue(min(rows, total))
         self.progress.setFormat(f"Saving {rows:,} / {total:,}")
+
+
+class _StatusLabel(QLabel):
+    """The status line: elided to the bar's width, the whole text in its tooltip."""
+
+    def setText(self, text: str) -> None:
+        self._full = text
+        self.setToolTip(text)
+        self._elide()
+
+    def text(self) -> str:
+        return getattr(self, "_full", super().text())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(0, super().minimumSizeHint().height())  # the bar may narrow it
+
+    def _elide(self) -> None:
+        full = getattr(self, "_full", "")
+        shown = self.fontMetrics().elidedText(full, Qt.TextElideMode.ElideMiddle, self.width())
+        super().setText(shown if self.width() > 0 else full)
