@@ -216,11 +216,17 @@ def test_a_custom_range_set_like_the_timeline_does(table, qtbot):
     parts = header.stand_in.state
     assert parts.time_range == (start, end) and parts.time_preset is None
     combo = header.editor(COL_TIME)
-    assert combo.currentText() == "2026-11-01 – 2026-11-08"
+    assert combo.currentText() == "2026-11-01 – 11-08"  # the shared year once: it fits
+    tip = combo.itemData(combo.currentIndex(), Qt.ItemDataRole.ToolTipRole)
+    assert tip == "2026-11-01 – 2026-11-08"
+    assert combo.fontMetrics().horizontalAdvance(combo.currentText()) < 140
+    with qtbot.waitSignal(header.stateEdited):
+        header.set_filter(COL_TIME, (datetime(2025, 12, 30, tzinfo=UTC), end))
+    assert combo.currentText() == "2025-12-30 – 2026-11-08"  # years differ: both named
     with qtbot.waitSignal(header.stateEdited):
         header.set_filter(COL_TIME, "30d")
     assert header.stand_in.state.time_range is None
-    assert combo.findText("2026-11-01 – 2026-11-08") == -1
+    assert combo.findText("2026-11-01 – 11-08") == -1
 
 
 def test_custom_range_dialog_from_the_combo(table, qtbot):
@@ -240,7 +246,7 @@ def test_custom_range_dialog_from_the_combo(table, qtbot):
         datetime(2026, 10, 1, 8, 30, tzinfo=UTC),
         datetime(2026, 10, 2, tzinfo=UTC),
     )
-    assert combo.currentText() == "2026-10-01 08:30 – 2026-10-02 00:00"
+    assert combo.currentText() == "2026-10-01 08:30 – 10-02 00:00"
 
 
 def test_cancelling_the_range_dialog_keeps_the_previous_choice(table, qtbot):

@@ -95,12 +95,16 @@ def _tint(palette: QPalette) -> QPalette:
     return tinted
 
 
-def _format_range(value: TimeRange, tz: tzinfo) -> str:
-    """ "2026-11-01 – 2026-11-07" (dates only when both ends are midnight) in the shown zone."""
+def _format_range(value: TimeRange, tz: tzinfo, *, short: bool = False) -> str:
+    """ "2026-11-01 – 2026-11-07" (dates only when both ends are midnight) in the shown zone;
+    ``short`` names a shared year once ("2026-11-01 – 11-07"), to fit the Time column."""
     ends = [v.astimezone(tz) if v is not None else None for v in value]
     midnight = all(e is None or (e.hour, e.minute, e.second) == (0, 0, 0) for e in ends)
     shape = "%Y-%m-%d" if midnight else "%Y-%m-%d %H:%M"
     start, end = (e.strftime(shape) if e is not None else "…" for e in ends)
+    first, last = ends
+    if short and first is not None and last is not None and first.year == last.year:
+        end = last.strftime(shape.removeprefix("%Y-"))
     return f"{start} – {end}"
 
 
@@ -575,7 +579,7 @@ class FilterHeader(QHeaderView):
         time_range = self._state.time_range
         if time_range is not None:
             label = _format_range(time_range, self._timezone())
-            combo.show_range(label, label)
+            combo.show_range(_format_range(time_range, self._timezone(), short=True), label)
             combo.setCurrentIndex(combo.findData(_RANGE))
             combo.setToolTip(f"Showing events from {label}.")
         else:
