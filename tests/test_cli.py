@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import csv
 import io
@@ -392,10 +393,9 @@ def test_there_is_no_way_to_pass_a_secret_on_the_command_line(capsys) -> None:
     def option_strings(parser) -> Iterator[str]:
         for action in parser._actions:
             yield from action.option_strings
-            for sub in getattr(action, "choices", None) or {}:
-                if not isinstance(sub, str) or not hasattr(action.choices[sub], "_actions"):
-                    continue
-                yield from option_strings(action.choices[sub])
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    yield from option_strings(sub)
 
     options = list(option_strings(command_line.build_parser()))
     assert "--base-url" in options and "--client-id" in options
