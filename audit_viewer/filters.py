@@ -43,9 +43,9 @@ TimeRange = tuple[datetime | None, datetime | None]
 
 
 @lru_cache(maxsize=64)
-def _parse(text: str, fields: tuple[str, ...] | None) -> Query | QueryError:
+def _parse(text: str, fields: tuple[str, ...] | None, extras: frozenset[str]) -> Query | QueryError:
     """One parse per distinct text: the other filters' unchanged texts are not parsed again."""
-    return parse_query(text, default_fields=fields)
+    return parse_query(text, default_fields=fields, extra_fields=extras)
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,9 @@ class FilterState:
     time_range: TimeRange | None = None
     time_preset: str | None = None
     actions: frozenset[str] | None = None
+    #: The archive's extra fields, each a qualifier of the query language (set by the window
+    #: from the frame it shows; not something the user edits).
+    extra_fields: frozenset[str] = frozenset()
 
     # -- derived once ----------------------------------------------------------------------------
 
@@ -68,7 +71,8 @@ class FilterState:
             (column, text, COLUMN_FILTER_FIELDS.get(column, (column,)))
             for column, text in self.text_filters.items()
         ]
-        return {key: _parse(text, fields) for key, text, fields in parts if text.strip()}
+        extras = self.extra_fields
+        return {key: _parse(text, fields, extras) for key, text, fields in parts if text.strip()}
 
     @cached_property
     def errors(self) -> dict[str, QueryError]:
@@ -113,6 +117,9 @@ class FilterState:
         return None, None
 
     # -- changed copies --------------------------------------------------------------------------
+
+    def with_extra_fields(self, names: frozenset[str]) -> FilterState:
+        return self if names == self.extra_fields else dataclasses.replace(self, extra_fields=names)
 
     def with_search(self, text: str) -> FilterState:
         return self if text == self.search else dataclasses.replace(self, search=text)

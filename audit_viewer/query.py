@@ -32,7 +32,7 @@ from __future__ import annotations
 import re
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -91,6 +91,7 @@ MAX_TERMS = 100
 _SPAN_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _SPAN = re.compile(r"(\d+)([a-z]+)", re.IGNORECASE)
 _NAME = re.compile(r"[A-Za-z_]+(?=:)")
+_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*(?=:)")
 _LARGEST_SPAN = timedelta(days=365 * 1000)
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
@@ -216,21 +217,31 @@ class Query:
         return result
 
 
-def parse_query(text: str, *, default_fields: tuple[str, ...] | None = None) -> Query | QueryError:
+def parse_query(
+    text: str,
+    *,
+    default_fields: tuple[str, ...] | None = None,
+    extra_fields: Iterable[str] = (),
+) -> Query | QueryError:
     """Parse ``text``; a malformed query comes back as a :class:`QueryError`, never raised.
 
     ``default_fields`` are the frame columns a bare word or phrase searches (a column filter
-    passes its own column); ``None`` means :data:`DEFAULT_FIELDS`.
+    passes its own column); ``None`` means :data:`DEFAULT_FIELDS`. ``extra_fields`` are the
+    archive's extra fields (``ip_address``, ``metadata.bytes``): each is a qualifier too, so
+    ``ip_address:203.0.113.7`` searches that field, and a mistyped name is still an error.
     """
-    return _Parser(text, tuple(default_fields) if default_fields else DEFAULT_FIELDS).parse()
+    fields = tuple(default_fields) if default_fields else DEFAULT_FIELDS
+    return _Parser(text, fields, extra_fields).parse()
 
 
 class _Parser:
     """Scans the text once, left to right, keeping the offset for error messages."""
 
-    def __init__(self, text: str, fields: tuple[str, ...]) -> None:
+    def __init__(self, text: str, fields: tuple[str, ...], extras: Iterable[str] = ()) -> None:
         self.text = text
         self.fields = fields
+        # Case-insensitive, as the fixed qualifiers; the built-in ones win a clash.
+        self.extras = {name.lower(): name for name in extras if name.lower() not in QUALIFIERS}
         self.pos = 0
 
     def parse(self) -> Query | QueryError:
@@ -298,6 +309,9 @@ class _Parser:
             return Term(TextTest(self.fields, phrase, exact), negate, start)
         if exact:
             return Term(TextTest(self.fields, self._word(), exact), negate, start)
+        field = _FIELD_NAME.match(self.text, self.pos)
+        if field and field.group().lower() in self.extras:  # an extra field of the archive
+            return self._qualifier(field.group(), negate, start)
         name = _NAME.match(self.text, self.pos)
         if name and not self.text.startswith(("/", "\\"), name.end() + 1):  # not a URL or path
             return self._qualifier(name.group(), negate, start)
@@ -330,10 +344,11 @@ class _Parser:
 
     def _qualifier(self, name: str, negate: bool, start: int) -> Term | QueryError:
         key = name.lower()
-        if key not in QUALIFIERS:
+        extra = self.extras.get(key) if key not in QUALIFIERS else None
+        if key not in QUALIFIERS and extra is None:
             return QueryError(f"Unknown qualifier '{name}:'", self.pos)
         self.pos += len(name) + 1
-        exact = self.text.startswith("=", self.pos) and key in _TEXT_QUALIFIERS
+        exact = self.text.startswith("=", self.pos) and (key in _TEXT_QUALIFIERS or bool(extra))
         if exact:
             self.pos += 1
         value_at = self.pos
@@ -345,7 +360,9 @@ class _Parser:
         if not value and not exact:
             return QueryError(f"Missing value after '{name}:'", value_at)
         test: Test | QueryError
-        if key == "created":
+        if extra is not None:
+            test = TextTest((extra,), value, exact)
+        elif key == "created":
             test = _created_test(value, value_at)
         elif key in _TEXT_QUALIFIERS:
             test = TextTest(_TEXT_QUALIFIERS[key], value, exact)

@@ -527,6 +527,22 @@ def test_filter_on_an_extra_field_value(window, qtbot):
     assert window.model.record(0)["id"] == chosen
 
 
+def test_every_extra_field_is_a_qualifier_of_the_search_bar(window, qtbot):
+    frame = window.model.frame
+    ips = frame["raw"].str.extract(r'"ip_address":"([^"]+)"')[0].dropna()
+    assert len(ips) > 1, "the sandbox sends ip_address on some events"
+    ip = ips.iloc[0]
+    with qtbot.waitSignal(window.filtersApplied, timeout=3000):
+        window.search_bar.setText(f"ip_address:={ip}")
+        window.search_bar.apply()
+    column = window.model.column_of("ip_address")
+    shown = {window.model.index(r, column).data() for r in range(window.model.rowCount())}
+    assert shown == {ip} and window.model.rowCount() == (ips == ip).sum()
+    window.search_bar.setText("ip_adress:1")  # mistyped: still an error, not an empty table
+    window.search_bar.apply()
+    assert "Unknown qualifier 'ip_adress:'" in window.search_error.text()
+
+
 # --------------------------------------------------------------------------------- save as CSV
 
 

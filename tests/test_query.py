@@ -814,3 +814,21 @@ def test_a_quoted_value_parses_back_to_exactly_that_value(text: str):
 def test_hostile_values_round_trip(text: str):
     [[term]] = parse_query("=" + quote_value(text)).groups
     assert term.test.needle == text
+
+
+def test_extra_fields_are_qualifiers_when_the_archive_has_them() -> None:
+    frame = make_frame(
+        [
+            {"raw": '{"ip_address":"203.0.113.7","metadata":{"bytes":5}}'},
+            {"raw": '{"ip_address":"198.51.100.2"}'},
+            {"raw": "{}"},
+        ]
+    )
+    extras = ["ip_address", "metadata.bytes"]
+    assert rows("ip_address:203.0.113", frame, extra_fields=extras) == [0]
+    assert rows("IP_ADDRESS:=198.51.100.2", frame, extra_fields=extras) == [1]
+    assert rows("-ip_address:203", frame, extra_fields=extras) == [1, 2]
+    assert rows("metadata.bytes:5", frame, extra_fields=extras) == [0]
+    assert error("ip_adress:1", extra_fields=extras).message == "Unknown qualifier 'ip_adress:'"
+    assert error("ip_address:1").message == "Unknown qualifier 'ip_address:'"  # not there
+    assert rows("v1.2:x", frame, extra_fields=extras) == []  # a plain word, as before

@@ -14,7 +14,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QAbstractItemView, QLabel, QStyle, QTableView
 
 from audit_viewer.filters import SEARCH, FilterState
-from audit_viewer.frame import empty_frame
+from audit_viewer.frame import empty_frame, extra_fields
 from audit_viewer.ui.filter_header import FilterHeader
 from audit_viewer.ui.search_bar import SearchBar
 from audit_viewer.ui.table_model import EventTableModel
@@ -72,6 +72,7 @@ class FilterController(QObject):
         While it does not parse, the table keeps the last valid result and the error line says
         so. A new valid query starts at the top of the result: the newest matches.
         """
+        state = state.with_extra_fields(self._state.extra_fields)  # edits never carry them
         if state == self._state:
             return
         self._state = state
@@ -93,11 +94,15 @@ class FilterController(QObject):
         With ``frame``, that frame replaces the model's in the same step (after a sync), so the
         view never shows the new rows unfiltered.
         """
+        data = frame if frame is not None else self._model.frame
+        extras = frozenset(field.name for field in extra_fields(data))
+        self._state = self._state.with_extra_fields(extras)  # each is a qualifier too
+        self._shown = self._shown.with_extra_fields(extras)
         if self._state.valid:
             self._shown = self._state
         state = self._shown
         now = datetime.now(UTC)
-        self._result = state.evaluate(frame if frame is not None else self._model.frame, now=now)
+        self._result = state.evaluate(data, now=now)
         if frame is not None:
             self._model.set_frame(frame, mask=self._result.mask)
             self._fit_row_numbers(len(frame))
