@@ -334,7 +334,10 @@ def _export_profile(cache: CacheStore, wanted: str | None, preferred: str | None
 
 
 def _format_of(output: str) -> str:
-    return "jsonl" if output.lower().endswith((".jsonl", ".ndjson")) else "csv"
+    suffix = output.lower()
+    if suffix.endswith((".jsonl", ".ndjson")):
+        return "jsonl"
+    return "xlsx" if suffix.endswith(".xlsx") else "csv"
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -358,9 +361,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     from audit_viewer.export import ExportCancelled, ExportError, write_csv, write_jsonl
     from audit_viewer.frame import return_freed_memory
 
-    jsonl = (args.format or _format_of(args.output)) == "jsonl"
+    fmt = args.format or _format_of(args.output)
+    jsonl = fmt == "jsonl"
     if jsonl and (args.bom or args.no_formula_guard):
         raise CliError("--bom and --no-formula-guard are for CSV; JSON Lines has neither")
+    if fmt == "xlsx" and args.bom:
+        raise CliError("--bom is for CSV; a workbook needs none")
 
     return_freed_memory()
 
@@ -380,6 +386,11 @@ def cmd_export(args: argparse.Namespace) -> int:
             if jsonl:
                 texts = (frame["raw"].tolist() for frame in frames)
                 return write_jsonl(texts, args.output, cancel=cancel)
+            if fmt == "xlsx":
+                from audit_viewer.workbook import write_xlsx
+
+                guard = not args.no_formula_guard
+                return write_xlsx(frames, args.output, formula_guard=guard, cancel=cancel)
             return write_csv(
                 frames,
                 args.output,

@@ -191,6 +191,7 @@ examples:
   audit-viewer export -o - --query 'user:alice -bot after:2026-11-01' | less
   audit-viewer export -o prod.csv --profile prod --cache /mnt/archive/cache.sqlite3
   audit-viewer export -o evidence.jsonl --query 'after:2026-01-01'   whole events, as stored
+  audit-viewer export -o review.xlsx --query 'created:>=2026-11-01'  an Excel workbook
 
 The query language is the search bar's: words, "phrases", -word, column:word
 (user, action, description, id, actor), after:/before: a date or 7d / 24h.
@@ -336,9 +337,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument(
         "--format",
-        choices=("csv", "jsonl"),
-        help="csv (columns, for spreadsheets) or jsonl (each event's whole JSON on a line); "
-        "default: jsonl for a .jsonl or .ndjson file, else csv",
+        choices=("csv", "jsonl", "xlsx"),
+        help="csv (columns, for spreadsheets), jsonl (each event's whole JSON on a line) or "
+        "xlsx (an Excel workbook, split into sheets at Excel's row limit); default: by the "
+        "file's suffix (.jsonl/.ndjson, .xlsx), else csv",
     )
     export.add_argument("--bom", action="store_true", help="start with a UTF-8 BOM (for Excel)")
     export.add_argument(

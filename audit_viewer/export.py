@@ -146,7 +146,7 @@ def _write_path(
     except FileNotFoundError:
         mode = None  # a new file, or a dangling link's target: created by the rename
     except OSError as exc:  # a loop of links, a folder that may not be searched, ...
-        raise _error(path, exc) from exc
+        raise export_error(path, exc) from exc
     if mode is None or stat.S_ISREG(mode):
         return _replace_file(chunks, path, real, mode, preamble, progress, cancel)
     if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
@@ -179,7 +179,7 @@ def _replace_file(
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
         descriptor = os.open(temporary, flags, 0o666)
     except OSError as exc:
-        raise _error(path, exc) from exc
+        raise export_error(path, exc) from exc
     try:
         with open(descriptor, "wb") as out:
             if mode is not None and hasattr(os, "fchmod"):
@@ -192,7 +192,7 @@ def _replace_file(
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         if isinstance(exc, OSError):  # closing the file flushes its buffer
-            raise _error(path, exc) from exc
+            raise export_error(path, exc) from exc
         raise
     return rows
 
@@ -210,7 +210,7 @@ def _write_through(
     try:
         descriptor = os.open(real, flags)  # no O_CREAT, no O_TRUNC: the node stays as it is
     except OSError as exc:
-        raise _error(path, exc) from exc
+        raise export_error(path, exc) from exc
     try:
         with open(descriptor, "wb") as out:
             mode = os.fstat(descriptor).st_mode
@@ -218,7 +218,7 @@ def _write_through(
                 raise ExportError(f"Could not write {path}: it changed while being opened")
             return _Sink(path, out, preamble, progress, cancel).drain(chunks, text=False)
     except OSError as exc:  # closing flushes what is still buffered
-        raise _error(path, exc) from exc
+        raise export_error(path, exc) from exc
 
 
 class _Sink:
@@ -270,14 +270,15 @@ class _Sink:
         try:
             action()
         except OSError as exc:
-            raise _error(self.where, exc) from exc
+            raise export_error(self.where, exc) from exc
 
 
 #: Reasons said in words an admin acts on; other errors keep the system's own text.
 _REASONS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exhausted"}
 
 
-def _error(where: str | Path, exc: OSError) -> ExportError:
+def export_error(where: str | Path, exc: OSError) -> ExportError:
+    """An OSError while writing ``where`` as the one line the admin reads."""
     reason = _REASONS.get(exc.errno or 0) or exc.strerror or str(exc) or type(exc).__name__
     return ExportError(f"Could not write {where}: {reason}")
 
@@ -301,7 +302,7 @@ def _csv_pieces(chunk: pd.DataFrame, formula_guard: bool) -> list[memoryview]:
     comma, line_end = pa.scalar(",", _STRING), pa.scalar("\r\n", _STRING)
     for name in CSV_COLUMNS:
         if name == "created_at":
-            cells += [_iso_utc(chunk[name]), comma]
+            cells += [iso_utc(chunk[name]), comma]
             continue
         column = _strings(chunk[name])
         if formula_guard:
@@ -323,7 +324,7 @@ def _strings(series: pd.Series) -> pa.Array:
     return pc.fill_null(values.cast(_STRING), "").combine_chunks()
 
 
-def _iso_utc(series: pd.Series) -> pa.Array:
+def iso_utc(series: pd.Series) -> pa.Array:
     """Aware or naive-UTC datetimes -> ``2026-11-02T14:03:11.482Z`` (missing -> empty)."""
     stamps = pa.array(series)
     naive = stamps.cast(pa.timestamp(stamps.type.unit))  # Arrow stores UTC; drop the zone

@@ -242,6 +242,19 @@ def test_export_as_json_lines_gives_each_event_as_received(
     assert code == cli.EXIT_USAGE and "JSON Lines" in one_line(err)
 
 
+def test_export_as_an_excel_workbook(synced: Synced, synced_cache: str, tmp_path: Path, capsys):
+    from test_workbook import sheets
+
+    target = tmp_path / "review.xlsx"  # the suffix chooses the format
+    code, _, err = run(capsys, "export", "-o", str(target), "--cache", synced_cache)
+    assert (code, err) == (0, f"Exported {len(synced.ids)} events to {target}\n")
+    (rows,) = sheets(target).values()
+    assert rows[0] == HEADER
+    assert {row[0] for row in rows[1:]} == synced.ids
+    code, _, err = run(capsys, "export", "-o", "-", "--format", "xlsx", "--cache", synced_cache)
+    assert code == cli.EXIT_EXPORT and "a workbook needs a file" in one_line(err)
+
+
 def test_export_guards_formulas_by_default_and_can_add_a_bom(
     synced: Synced, synced_cache: str, tmp_path: Path, capsys
 ) -> None:

@@ -592,6 +592,19 @@ def test_save_as_json_lines_writes_each_shown_event_whole(window, qtbot, tmp_pat
         assert {"id", "created_at", "action"} <= event.keys()
 
 
+def test_save_as_an_excel_workbook_from_the_dialog(window, qtbot, tmp_path, monkeypatch):
+    from test_workbook import sheets
+
+    window.search_bar.setText("actor:scm")
+    window.search_bar.apply()
+    save_to(monkeypatch, tmp_path / "review", export_controller.XLSX_FILTER)
+    with qtbot.waitSignal(window.exportFinished, timeout=20_000) as done:
+        window.acts.export.trigger()
+    assert done.args[0].path == tmp_path / "review.xlsx"
+    (rows,) = sheets(tmp_path / "review.xlsx").values()
+    assert [row[0] for row in rows[1:]] == shown_ids(window)
+
+
 def test_save_as_csv_writes_exactly_the_rows_shown(window, qtbot, tmp_path, monkeypatch):
     action = window.model.frame["action"].value_counts().index[1]
     with qtbot.waitSignal(window.filtersApplied, timeout=3000):

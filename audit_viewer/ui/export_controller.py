@@ -21,6 +21,10 @@ BACKGROUND_EXPORT_ROWS = 50_000
 EXPORT_CHUNK = 20_000
 CSV_FILTER = "CSV files (*.csv)"
 JSONL_FILTER = "JSON Lines, whole events (*.jsonl)"
+XLSX_FILTER = "Excel workbook (*.xlsx)"
+#: The Save as dialog's file types and the format of each.
+FILTERS = {CSV_FILTER: "csv", JSONL_FILTER: "jsonl", XLSX_FILTER: "xlsx"}
+_FORMATS_BY_SUFFIX = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".xlsx": "xlsx"}
 
 
 class ExportController(QObject):
@@ -84,43 +88,39 @@ class ExportController(QObject):
             self._parent,
             "Save as",
             str(Path(folder) / self.default_name()),
-            f"{CSV_FILTER};;{JSONL_FILTER};;All files (*)",
+            ";;".join([*FILTERS, "All files (*)"]),
         )
         if not path_text:
             return
         path = Path(path_text)
-        jsonl = path.suffix.lower() in (".jsonl", ".ndjson") or (
-            chosen == JSONL_FILTER and path.suffix.lower() != ".csv"
-        )
+        # A suffix the admin typed wins; else the chosen file type's, added to the name.
+        fmt = _FORMATS_BY_SUFFIX.get(path.suffix.lower()) or FILTERS.get(chosen, "csv")
         if not path.suffix:
-            path = path.with_suffix(".jsonl" if jsonl else ".csv")
+            path = path.with_suffix(f".{fmt}")
         self._settings.set_export_dir(str(path.parent))
-        self._save(path, jsonl=jsonl)
+        self._save(path, fmt)
 
     def save_csv(self, path: Path) -> None:
         """Write the rows shown to ``path``; ``finished`` ends it (also what --self-check runs)."""
-        self._save(path, jsonl=False)
+        self._save(path, "csv")
 
-    def save_jsonl(self, path: Path) -> None:
-        """Write the events shown to ``path`` as JSON Lines; ``finished`` ends it."""
-        self._save(path, jsonl=True)
-
-    def _save(self, path: Path, *, jsonl: bool) -> None:
+    def _save(self, path: Path, fmt: str) -> None:
+        """Write the rows shown as ``fmt`` (csv, jsonl or xlsx), in a worker when many."""
         if self._job is not None:
             return
         rows = self._rows()
         # The shown rows in shown order, snapshotted now so later filtering cannot race.
         chunks = self._chunks(EXPORT_CHUNK)
-        json_of = self._json_of if jsonl else None
+        kind = {"json_of": self._json_of if fmt == "jsonl" else None, "workbook": fmt == "xlsx"}
         if rows <= BACKGROUND_EXPORT_ROWS:
             try:
-                outcome = export_frames(chunks, path, bom=self._bom(), json_of=json_of)
+                outcome = export_frames(chunks, path, bom=self._bom(), **kind)
             except ExportError as exc:
                 self._fail(str(exc), path)
                 return
             self._done(outcome)
             return
-        worker = ExportWorker(chunks, path, bom=self._bom(), json_of=json_of)
+        worker = ExportWorker(chunks, path, bom=self._bom(), **kind)
         # Bound methods of this QObject: they run in the GUI thread, not the worker's.
         worker.progress.connect(self._progress)
         worker.finished.connect(self._done)

@@ -242,11 +242,17 @@ def export_frames(
     progress: Callable[[int], None] | None = None,
     cancel: threading.Event | None = None,
     json_of: Callable[[pd.DataFrame], list[str]] | None = None,
+    workbook: bool = False,
 ) -> ExportOutcome:
-    """Write ``frames`` to ``path``: CSV with the formula guard on, or with ``json_of`` (each
-    frame's whole events as JSON) JSON Lines; the one export path of the window."""
+    """Write ``frames`` to ``path``: CSV with the formula guard on, an Excel ``workbook``, or
+    with ``json_of`` (each frame's whole events as JSON) JSON Lines; the window's one export
+    path."""
     try:
-        if json_of is not None:
+        if workbook:
+            from audit_viewer.workbook import write_xlsx
+
+            rows = write_xlsx(frames, path, progress=progress, cancel=cancel)
+        elif json_of is not None:
             texts = (json_of(frame) for frame in frames)
             rows = write_jsonl(texts, path, progress=progress, cancel=cancel)
         else:
@@ -271,12 +277,14 @@ class ExportWorker(Worker):
         *,
         bom: bool,
         json_of: Callable[[pd.DataFrame], list[str]] | None = None,
+        workbook: bool = False,
     ) -> None:
         super().__init__()
         self._frames = frames
         self._path = path
         self._bom = bom
         self._json_of = json_of
+        self._workbook = workbook
 
     @Slot()
     def run(self) -> None:
@@ -290,6 +298,7 @@ class ExportWorker(Worker):
             progress=self.progress.emit,
             cancel=self._cancel,
             json_of=self._json_of,
+            workbook=self._workbook,
         )
 
 
