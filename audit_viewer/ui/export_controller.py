@@ -137,9 +137,7 @@ class ExportController(QObject):
     def stop(self) -> None:
         """Abandon the export (the window is closing); a file target is left as it was."""
         if self._job is not None:
-            for signal in (self._job.worker.finished, self._job.worker.failed):
-                signal.disconnect()
-            self._job.stop()
+            self._job.abandon()
             self._job = None
 
     def _end(self) -> None:

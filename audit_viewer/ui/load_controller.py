@@ -96,7 +96,5 @@ class LoadController(QObject):
     def stop(self) -> None:
         """Abandon a running load (the window is closing)."""
         if self._job is not None:
-            for signal in (self._job.worker.finished, self._job.worker.failed):
-                signal.disconnect()
-            self._job.stop()
+            self._job.abandon()
             self._job = None

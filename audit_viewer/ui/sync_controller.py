@@ -95,9 +95,7 @@ class SyncController(QObject):
     def stop(self) -> None:
         """Abandon the sync (the window is closing): cancel it and wait for its thread."""
         if self._job is not None:
-            for signal in (self._job.worker.finished, self._job.worker.failed):
-                signal.disconnect()
-            self._job.stop()
+            self._job.abandon()
             self._job = None
 
     def _progress(self, report: SyncProgress) -> None:

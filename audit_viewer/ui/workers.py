@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from PySide6.QtCore import QObject, QThread, Signal, Slot
@@ -95,6 +96,13 @@ class WorkerThread:
         """Called once the worker has reported: end the thread's event loop and join it."""
         self.thread.quit()
         self.thread.wait()
+
+    def abandon(self) -> None:
+        """Stop without hearing the outcome (the window is closing): nobody is left to tell."""
+        worker: Any = self.worker
+        for signal in (worker.finished, worker.failed):
+            signal.disconnect()
+        self.stop()
 
 
 # ---------------------------------------------------------------------------------------------
