@@ -455,3 +455,22 @@ def test_actions_are_counted_only_when_the_checklist_is_seen(table, qtbot):
     with qtbot.waitSignal(header.stateEdited):
         header.set_filter(COL_ACTION, ["User logged in", "Export SBOM"])
     assert button.text() == "2 of 2 ▾"
+
+
+def test_the_action_checklist_fits_its_longest_row(table, qtbot):
+    _, header, _ = table
+    long_name = "Export Compliance report failure (whole org)"  # wider than the column
+    header.stand_in.set_facets({long_name: 12_345, "Export SBOM": 3})
+    editor = header.editor(COL_ACTION)
+    editor.open_popup()
+    popup = editor.popup
+    row = next(
+        popup.list.item(i)
+        for i in range(popup.list.count())
+        if popup.list.item(i).text().startswith("Export Compliance")
+    )
+    needed = popup.list.fontMetrics().horizontalAdvance(row.text())
+    assert needed > editor.width()
+    assert popup.list.viewport().width() >= needed  # name and count whole
+    assert popup.list.horizontalScrollBarPolicy() == Qt.ScrollBarPolicy.ScrollBarAlwaysOff
+    popup.hide()

@@ -8,7 +8,7 @@ from PySide6.QtGui import QColor, QKeyEvent, QPalette
 from PySide6.QtWidgets import QApplication, QWidget
 
 from audit_viewer.query import QueryError
-from audit_viewer.ui.search_bar import SearchBar
+from audit_viewer.ui.search_bar import DEBOUNCE_MS, SearchBar
 from audit_viewer.ui.theme import error_color
 
 pytestmark = pytest.mark.gui
@@ -139,3 +139,16 @@ def test_escape_on_an_empty_bar_is_left_to_the_window(qtbot):
     bar.setText("x")
     qtbot.keyClick(bar, Qt.Key.Key_Escape)
     assert window.keys == [Qt.Key.Key_Escape]  # with text, Escape only clears the bar
+
+
+def test_the_clear_button_goes_when_the_state_empties_the_bar(bar, qtbot):
+    from PySide6.QtWidgets import QToolButton
+
+    qtbot.keyClicks(bar, "alice")
+    (clear,) = bar.findChildren(QToolButton)  # the line edit's own clear button, which fades
+    qtbot.waitUntil(lambda: clear.property("opacity") == 1.0, timeout=3000)
+    emitted = recorder(bar.queryChanged)
+    bar.show_query("", None)  # Clear filters, rendered back into the bar
+    qtbot.waitUntil(lambda: clear.property("opacity") == 0.0, timeout=3000)
+    qtbot.wait(DEBOUNCE_MS * 2)
+    assert emitted == []  # rendering hands nothing back

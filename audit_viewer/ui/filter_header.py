@@ -224,6 +224,8 @@ class ActionPopup(QFrame):
         self.find.returnPressed.connect(self.only_matches)
         self.list = _CheckList(self)
         self.list.setUniformItemSizes(True)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.list.itemChanged.connect(self._item_changed)
         self.all_button = QPushButton("Select all", self)
         self.none_button = QPushButton("Select none", self)
@@ -239,6 +241,15 @@ class ActionPopup(QFrame):
         layout.addLayout(buttons)
         self.find.installEventFilter(self)
         self._items: dict[str, QListWidgetItem] = {}
+
+    def widest_row(self) -> int:
+        """Pixels the longest row needs: its text, the check box, the frame and a scroll bar."""
+        metrics = self.list.fontMetrics()
+        texts = (self.list.item(i).text() for i in range(self.list.count()))
+        text = max((metrics.horizontalAdvance(t) for t in texts), default=0)
+        scroll = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        check = self.style().pixelMetric(QStyle.PixelMetric.PM_IndicatorWidth)
+        return text + check + scroll + 40
 
     def set_facets(self, counts: dict[str, int], selected: frozenset[str] | None) -> None:
         """Rows for these actions (in this order unless the popup is open) and ``selected`` ones."""
@@ -336,10 +347,12 @@ class ActionFilterButton(QToolButton):
 
     def open_popup(self) -> None:
         self.aboutToOpen.emit()
-        width = max(self.width(), 300)
+        screen = self.screen().availableGeometry()
+        # Wide enough for the longest "name  (count)" row: nothing cut, no sideways scrolling
+        # (up to half the screen; longer names are elided in the middle, whole in the tooltip).
+        width = min(max(self.width(), 300, self.popup.widest_row()), screen.width() // 2)
         self.popup.resize(width, 340)
         where = self.mapToGlobal(QPoint(0, self.height()))
-        screen = self.screen().availableGeometry()
         where.setX(max(screen.left(), min(where.x(), screen.right() - width)))
         if where.y() + 340 > screen.bottom():
             where.setY(self.mapToGlobal(QPoint(0, 0)).y() - 340)

@@ -81,9 +81,10 @@ class QueryLineEdit(QLineEdit):
         user types; a pending debounce for another text is dropped (the state won).
         """
         if text != self.text():
-            blocked = self.blockSignals(True)
+            # Not with signals blocked: the line edit's own clear button follows textChanged,
+            # and stayed shown on a filter emptied that way. The pause restarted by this
+            # change is dropped, and the text counts as handed on, so nothing is emitted.
             self.setText(text)
-            self.blockSignals(blocked)
             self._timer.stop()
         self._applied = text
         self.show_error(error)
