@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -138,6 +139,15 @@ def test_shows_every_field_with_local_and_utc_time(pane: DetailPane) -> None:
     shown = text_of(pane)
     assert shown.startswith("Findings ignored from backlog\n2026-11-02 15:03:11.482 CET")
     assert "by alice@example.com" in shown
+
+
+def test_an_action_with_a_value_shows_its_family_and_the_value(pane: DetailPane) -> None:
+    pane.show_record(record_of(action="Removed user bob@example.com from account"), UTC)
+    rows = dict(table_rows(pane, FIELDS_TABLE))
+    assert rows["Action family"] == "Removed user … from account"
+    assert rows["Action value"] == "bob@example.com"
+    pane.show_record(record_of(), UTC)  # most actions hold no value: no such rows
+    assert "Action family" not in dict(table_rows(pane, FIELDS_TABLE))
 
 
 def test_in_utc_the_time_is_shown_once(pane: DetailPane) -> None:

@@ -474,3 +474,31 @@ def test_the_action_checklist_fits_its_longest_row(table, qtbot):
     assert popup.list.viewport().width() >= needed  # name and count whole
     assert popup.list.horizontalScrollBarPolicy() == Qt.ScrollBarPolicy.ScrollBarAlwaysOff
     popup.hide()
+
+
+def test_actions_that_embed_a_value_are_one_family_row(table, qtbot):
+    _, header, _ = table
+    removed = ["Removed user a@x.com from account", "Removed user b@y.org from account"]
+    header.stand_in.set_facets({removed[0]: 2, removed[1]: 3, "Export SBOM": 1})
+    editor = header.editor(COL_ACTION)
+    editor.open_popup()
+    popup = editor.popup
+    rows = {popup.list.item(i).text(): popup.list.item(i) for i in range(popup.list.count())}
+    assert set(rows) == {"Removed user … from account  (5)", "Export SBOM  (1)"}
+    family_row = rows["Removed user … from account  (5)"]
+    assert "a@x.com" in family_row.toolTip() and "b@y.org" in family_row.toolTip()
+    with qtbot.waitSignal(header.stateEdited):
+        family_row.setCheckState(Qt.CheckState.Unchecked)  # the whole family at once
+    assert header.stand_in.state.actions == frozenset({"Export SBOM"})
+    popup.hide()
+    with qtbot.waitSignal(header.stateEdited):  # "Filter on this value": one member only
+        header.set_filter(COL_ACTION, [removed[0]])
+    assert editor.text().startswith(removed[0])
+    editor.open_popup()
+    rows = {popup.list.item(i).text(): popup.list.item(i) for i in range(popup.list.count())}
+    assert rows["Removed user … from account  (5)"].checkState() == Qt.CheckState.PartiallyChecked
+    assert popup.selection() == frozenset({removed[0]})  # a partly ticked family keeps its part
+    popup.hide()
+    with qtbot.waitSignal(header.stateEdited):
+        header.set_filter(COL_ACTION, removed)
+    assert editor.text() == "Removed user … from account ▾"

@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from audit_viewer.action_families import embedded_values, family
 from audit_viewer.description import extra_fields, parse_pairs
 from audit_viewer.events import flag_sentences, format_timestamp, in_zone
 from audit_viewer.ui import theme
@@ -372,8 +373,14 @@ class DetailPane(QWidget):
             ("User email", _text(record.get("user_email")) or None, None),
             ("Actor type", _text(record.get("actor_type")) or None, None),
             ("Action", action or None, None),
-            ("ID", _text(record.get("id")) or None, None),
         ]
+        embedded = embedded_values(action) if action else []
+        if embedded:  # "Removed user bob@… from account": the family and its value apart
+            fields += [
+                ("Action family", family(action), None),
+                ("Action value", ", ".join(embedded), None),
+            ]
+        fields.append(("ID", _text(record.get("id")) or None, None))
         # Only an odd event gets the row: it says why its time or text is not what was sent.
         flags = flag_sentences(_text(record.get("flags")) or "")
         if flags:

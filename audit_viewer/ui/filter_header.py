@@ -60,6 +60,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from audit_viewer.action_families import embedded_values, family
 from audit_viewer.filters import FilterState, TimeRange
 from audit_viewer.ui.icons import icon
 from audit_viewer.ui.search_bar import QueryLineEdit
@@ -209,6 +210,10 @@ class _CheckList(QListWidget):
             item.setCheckState(toggled)
 
 
+#: The actions of a partly ticked family row that are selected.
+_CHOSEN_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
 class ActionPopup(QFrame):
     """The action checklist: find box, one checkable row per action with its count, all/none."""
 
@@ -241,6 +246,7 @@ class ActionPopup(QFrame):
         layout.addLayout(buttons)
         self.find.installEventFilter(self)
         self._items: dict[str, QListWidgetItem] = {}
+        self._members: dict[str, list[str]] = {}  # the actions of each row's family
 
     def widest_row(self) -> int:
         """Pixels the longest row needs: its text, the check box, the frame and a scroll bar."""
@@ -252,28 +258,45 @@ class ActionPopup(QFrame):
         return text + check + scroll + 40
 
     def set_facets(self, counts: dict[str, int], selected: frozenset[str] | None) -> None:
-        """Rows for these actions (in this order unless the popup is open) and ``selected`` ones."""
+        """One row per action family (see :mod:`audit_viewer.action_families`) with the count
+        of all its actions, in this order unless the popup is open; ``selected`` ticks rows: a
+        family only partly selected shows so and keeps just those actions."""
         names = list(counts) + sorted(set(selected or ()) - set(counts))
+        groups: dict[str, list[str]] = {}
+        for name in names:
+            groups.setdefault(family(name), []).append(name)
         blocked = self.list.blockSignals(True)
         if not self.isVisible():
             self.list.clear()
             self._items = {}
-        for name in names:
-            item = self._items.get(name)
+        self._members = groups
+        for row, members in groups.items():
+            item = self._items.get(row)
             if item is None:
-                item = self._items[name] = QListWidgetItem(self.list)
-                item.setData(Qt.ItemDataRole.UserRole, name)
-            count = counts.get(name, 0)
-            item.setText(f"{name}  ({count:,})")
-            item.setToolTip(f"{name}: {count:,} events under the other filters")
+                item = self._items[row] = QListWidgetItem(self.list)
+                item.setData(Qt.ItemDataRole.UserRole, row)
+            count = sum(counts.get(name, 0) for name in members)
+            item.setText(f"{row}  ({count:,})")
+            tip = f"{row}: {count:,} events under the other filters"
+            if len(members) > 1 or members != [row]:
+                shown = ", ".join(", ".join(embedded_values(m)) for m in members[:5])
+                more = f" and {len(members) - 5:,} more" if len(members) > 5 else ""
+                tip += f", {len(members):,} actions: {shown}{more}"
+            item.setToolTip(tip)
             item.setForeground(
                 self.palette().color(
                     QPalette.ColorGroup.Disabled if count == 0 else QPalette.ColorGroup.Active,
                     QPalette.ColorRole.Text,
                 )
             )
-            checked = selected is None or name in selected
-            item.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
+            chosen = members if selected is None else [m for m in members if m in selected]
+            state = Qt.CheckState.Unchecked
+            if len(chosen) == len(members):
+                state = Qt.CheckState.Checked
+            elif chosen:
+                state = Qt.CheckState.PartiallyChecked
+            item.setData(_CHOSEN_ROLE, chosen)
+            item.setCheckState(state)
         self.list.blockSignals(blocked)
         self._narrow(self.find.text())
 
@@ -282,8 +305,19 @@ class ActionPopup(QFrame):
 
     def selection(self) -> frozenset[str] | None:
         """The ticked actions; None when every action is ticked (no filter)."""
-        ticked = [n for n, i in self._items.items() if i.checkState() == Qt.CheckState.Checked]
-        return None if len(ticked) == len(self._items) else frozenset(ticked)
+        chosen: list[str] = []
+        everything = True
+        for row, item in self._items.items():
+            members = self._members.get(row, [row])
+            state = item.checkState()
+            if state == Qt.CheckState.Checked:
+                chosen += members
+            elif state == Qt.CheckState.PartiallyChecked:
+                chosen += item.data(_CHOSEN_ROLE) or []
+                everything = False
+            else:
+                everything = False
+        return None if everything else frozenset(chosen)
 
     def _item_changed(self) -> None:
         self.changed.emit()
@@ -311,8 +345,9 @@ class ActionPopup(QFrame):
 
     def _narrow(self, text: str) -> None:
         needle = text.casefold()
-        for name, item in self._items.items():
-            item.setHidden(needle not in name.casefold())
+        for row, item in self._items.items():
+            names = [row, *self._members.get(row, ())]
+            item.setHidden(not any(needle in name.casefold() for name in names))
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         # Down from the find box walks into the list, so the keyboard never gets stuck.
@@ -365,12 +400,15 @@ class ActionFilterButton(QToolButton):
             self.setText("All ▾")
             self.setToolTip("All actions are shown. Click to choose.")
             return
+        families = {family(name) for name in selected}
         if not selected:
             self.setText("None ▾")
         elif len(selected) == 1:
             self.setText(f"{next(iter(selected))} ▾")
+        elif len(families) == 1:
+            self.setText(f"{next(iter(families))} ▾")
         else:
-            self.setText(f"{len(selected)} of {total} ▾")
+            self.setText(f"{len(families)} of {total} ▾")
         self.setToolTip(
             "Showing only:\n" + "\n".join(sorted(selected)) if selected else "No action is ticked."
         )
@@ -637,9 +675,9 @@ class FilterHeader(QHeaderView):
         if button.popup.isVisible():
             self._fill_checklist()
         actions = self._state.actions
-        total = 0  # only "3 of 15" needs it
-        if actions is not None and len(actions) > 1:
-            total = len(self._counted_facets().keys() | actions)
+        total = 0  # only "3 of 15" needs it: counted in families, the checklist's rows
+        if actions is not None and len({family(a) for a in actions}) > 1:
+            total = len({family(a) for a in self._counted_facets().keys() | actions})
         button.show_selection(actions, total)
         self._mark_key("action")
 
