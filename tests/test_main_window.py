@@ -795,8 +795,11 @@ def test_sync_errors_show_a_banner_and_keep_the_cache(window, qtbot, monkeypatch
     with qtbot.waitSignal(window.syncFailed, timeout=20_000) as blocker:
         window.acts.sync.trigger()
     assert window.banner.isVisible()
-    assert blocker.args[0] in window.banner.text.text()
-    assert "wrong-secret" not in window.banner.text.text()
+    banner = window.banner.text.text()
+    assert banner == f"Sync failed: {blocker.args[0]} The cached events stay available."
+    assert "rejected the client ID and secret" in banner  # what went wrong, in words
+    assert window.banner.action_button.text() == "Open profile settings"  # and where to fix it
+    assert "wrong-secret" not in banner
     assert window.model.rowCount() == before
     assert "sync failed" in window.status_area.label.text()
     window.banner.close_button.click()
@@ -810,8 +813,11 @@ def test_a_sync_that_fails_midway_shows_what_it_stored(
     cache = tmp_path / "fresh.sqlite3"
     win = create_window(["--cache", str(cache), "--profile", PROFILE])
     qtbot.addWidget(win)
-    with qtbot.waitSignal(win.syncFailed, timeout=30_000):
+    with qtbot.waitSignal(win.syncFailed, timeout=30_000) as failed:
         win.acts.sync.trigger()
+    assert failed.args[0].startswith("The platform's answer to ")
+    assert "is not JSON" in failed.args[0] and server.url in failed.args[0]
+    assert win.banner.text.text().startswith(f"Sync failed: {failed.args[0]}")
     with CacheStore.open(cache) as store:
         stored = store.count(PROFILE)
     assert 0 < stored < 1500
