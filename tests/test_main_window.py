@@ -1007,6 +1007,16 @@ def test_layout_and_choices_survive_a_restart(qtbot, cache_path, saved_profile):
 # --------------------------------------------------------------------------------- status texts
 
 
+def test_the_columns_button_shows_its_arrow_after_the_text(window, qtbot):
+    button = window.findChild(QToolButton, "columnsButton")
+    assert button.text() == "Columns ▾" and "menu-indicator { image: none" in button.styleSheet()
+    assert button.menu() is window.columns_menu
+    with qtbot.waitSignal(window.columns_menu.aboutToShow):
+        window.columns_menu.popup(button.mapToGlobal(button.rect().bottomLeft()))
+    assert "&Reset columns" in [a.text() for a in window.columns_menu.actions()]
+    window.columns_menu.hide()
+
+
 def test_a_long_status_line_is_elided_with_the_whole_text_in_its_tooltip(window, qtbot):
     label = window.status_area.label
     long_text = "Sync failed: " + "the platform said something long " * 20 + "END"

@@ -198,7 +198,10 @@ def build_menus(window: QMainWindow, acts: WindowActions) -> tuple[QMenu, QMenu,
     tools.addAction(acts.clear)
     columns_button = QToolButton(window)
     columns_button.setObjectName("columnsButton")
-    columns_button.setText("Columns")
+    # The arrow follows the text, as on the Action filter ("All ▾"); the style's own menu
+    # indicator sat under the button's corner instead.
+    columns_button.setText("Columns ▾")
+    columns_button.setStyleSheet("QToolButton::menu-indicator { image: none; width: 0px; }")
     columns_button.setIcon(icon("columns"))
     columns_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
     columns_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
