@@ -769,6 +769,24 @@ def test_cancel_a_sync(qtbot, tmp_path, monkeypatch):
         win.close()
 
 
+def test_cancel_ends_a_sync_whose_request_is_still_waiting(qtbot, tmp_path, monkeypatch):
+    """The platform takes 60 s per page; Cancel does not wait for the page in flight."""
+    with SandboxServer(events=50, seed=3, faults=Faults(slow_page_seconds=60)) as stuck:
+        config.save_profile(
+            config.Profile(name="stuck", base_url=stuck.url, client_id=stuck.client_id)
+        )
+        monkeypatch.setenv(config.ENV_SECRET, stuck.secret)
+        win = create_window(["--cache", str(tmp_path / "c.sqlite3"), "--profile", "stuck"])
+        qtbot.addWidget(win)
+        win.sync.start()
+        qtbot.waitUntil(lambda: stuck.stats.list_requests >= 1, timeout=20_000)
+        with qtbot.waitSignal(win.syncFinished, timeout=10_000) as blocker:  # not 60 s
+            win.acts.cancel.trigger()
+        assert blocker.args[0].cancelled
+        assert win.sync.thread is None and not win.status_area.progress.isVisible()
+        win.close()
+
+
 def test_closing_during_a_sync_stops_the_thread(qtbot, tmp_path, monkeypatch):
     with SandboxServer(events=3000, seed=3, faults=Faults(slow_page_seconds=0.3)) as slow:
         config.save_profile(

@@ -9,6 +9,7 @@ from audit_viewer.api.errors import (
     MalformedResponseError,
     PermissionDeniedError,
     PlatformError,
+    RequestAborted,
     ServerUnavailableError,
 )
 
@@ -22,6 +23,7 @@ __all__ = [
     "PermissionDeniedError",
     "PlatformClient",
     "PlatformError",
+    "RequestAborted",
     "ServerUnavailableError",
     "check_base_url",
 ]

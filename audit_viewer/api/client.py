@@ -24,7 +24,6 @@ from types import TracebackType
 from typing import Any, Self
 
 import requests
-from requests.adapters import HTTPAdapter
 from urllib3.exceptions import (
     ConnectTimeoutError,
     DecodeError,
@@ -38,6 +37,7 @@ from urllib3.exceptions import (
 from urllib3.util.retry import Retry
 
 from audit_viewer import __version__, logs, urls
+from audit_viewer.api.abort import Aborter
 from audit_viewer.api.errors import (
     AuthenticationError,
     BadRequestError,
@@ -90,14 +90,18 @@ class _Waits:
     client stops asking.
     """
 
-    def __init__(self, limit: float, base_url: str) -> None:
+    def __init__(self, limit: float, base_url: str, aborter: Aborter) -> None:
         self.limit = limit
         self.total = 0.0
         self._base_url = base_url
         self._lock = threading.Lock()
+        self._aborter = aborter
         #: Told (seconds, retry number, retries allowed) before each wait for a retry.
         self.on_retry: Callable[[float, int, int], None] | None = None
         self.retries = 0
+
+    def check_aborted(self) -> None:
+        self._aborter.check()
 
     def retry(self, seconds: float, number: int) -> None:
         """Wait before retry ``number``, saying so first (the window shows it)."""
@@ -114,8 +118,9 @@ class _Waits:
                     f"at {self._base_url}), more than {self.limit:g} s in all. Try again later."
                 )
             self.total += seconds
+        self._aborter.check()
         if seconds > 0:
-            time.sleep(seconds)
+            self._aborter.wait(seconds)  # a cancelled sync does not sit out a Retry-After
 
 
 class _PlatformRetry(Retry):
@@ -157,6 +162,10 @@ class _PlatformRetry(Retry):
         if math.isnan(seconds):
             return 0.0
         return min(max(seconds, 0.0), self.max_retry_after)
+
+    def increment(self, *args: Any, **kwargs: Any) -> Self:
+        self.waits.check_aborted()  # an abandoned request is not retried
+        return super().increment(*args, **kwargs)
 
     def get_backoff_time(self) -> float:
         return _backoff(len(self.history), self.backoff_factor)
@@ -282,7 +291,8 @@ class PlatformClient:
             if limiter is not None
             else SharedRateLimiter(self.base_url, client_id, max_requests_per_second)
         )
-        self._waits = _Waits(max_total_wait, self.base_url)
+        self._aborter = Aborter()
+        self._waits = _Waits(max_total_wait, self.base_url, self._aborter)
         self._waits.retries = retries
         retry = _PlatformRetry(
             total=retries,
@@ -303,7 +313,7 @@ class PlatformClient:
             waits=self._waits,
         )
         self._session = requests.Session()
-        adapter = HTTPAdapter(max_retries=retry)
+        adapter = self._aborter.adapter(max_retries=retry)
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
         self._session.headers["User-Agent"] = f"audit-viewer/{__version__}"
@@ -334,6 +344,11 @@ class PlatformClient:
 
     def close(self) -> None:
         self._session.close()
+
+    def abort(self) -> None:
+        """Abandon the request in flight and every later one (from any thread): each raises
+        :class:`RequestAborted` at once, a blocked read included."""
+        self._aborter.abort()
 
     def login(self) -> None:
         """Exchange the client id and secret for an access token, kept for later calls."""
@@ -431,10 +446,12 @@ class PlatformClient:
         headers = {"Authorization": f"Bearer {token}"} if token else None
         failures = 0
         while True:
+            self._aborter.check()
             self._limiter.acquire()
             try:
                 return self._attempt(method, path, params, payload, headers)
             except _BodyFailure as failure:
+                self._aborter.check()  # cut off by an abort, not by the platform
                 if failures == self.retries:
                     raise ServerUnavailableError(
                         f"The platform at {self.base_url} {failure.problem} ({what}), also "
@@ -473,6 +490,7 @@ class PlatformClient:
                 stream=True,  # the body is read below, against the deadline
             )
         except requests.RequestException as exc:
+            self._aborter.check()  # the abort shut the connection down
             raise ServerUnavailableError(
                 f"Could not reach the platform at {self.base_url}: {_connection_problem(exc)}."
             ) from exc

@@ -51,3 +51,7 @@ class InsecureURLError(PlatformError, ValueError):
 
 class EndlessPagingError(MalformedResponseError):
     """The platform kept handing out cursors for a range without ever finishing it."""
+
+
+class RequestAborted(PlatformError):
+    """A request abandoned on purpose (the sync was cancelled); not a failure of the platform."""
