@@ -41,6 +41,7 @@ from audit_viewer.sync import SyncEngine
 from audit_viewer.ui import export_controller, load_controller, profile_controller, status
 from audit_viewer.ui import workers as workers_module
 from audit_viewer.ui.dialogs import ProfileDialog
+from audit_viewer.ui.main_window import MainWindow
 from audit_viewer.ui.table_model import (
     COL_ACTION,
     COL_DESCRIPTION,
@@ -728,14 +729,18 @@ def test_a_sync_behind_another_programs_write_says_it_waits(window, cache_path, 
         holder.communicate(timeout=30)
 
 
+def window_on(qtbot, server, name: str, tmp_path: Path, monkeypatch) -> MainWindow:
+    """A window on a fresh cache, with a saved profile ``name`` for ``server``."""
+    config.save_profile(config.Profile(name=name, base_url=server.url, client_id=server.client_id))
+    monkeypatch.setenv(config.ENV_SECRET, server.secret)
+    win = create_window(["--cache", str(tmp_path / "c.sqlite3"), "--profile", name])
+    qtbot.addWidget(win)
+    return win
+
+
 def test_a_sync_says_when_it_retries_a_busy_platform(qtbot, tmp_path, monkeypatch):
     with SandboxServer(events=200, seed=4, faults=Faults(server_error_every=30)) as busy:
-        config.save_profile(
-            config.Profile(name="busy", base_url=busy.url, client_id=busy.client_id)
-        )
-        monkeypatch.setenv(config.ENV_SECRET, busy.secret)
-        win = create_window(["--cache", str(tmp_path / "c.sqlite3"), "--profile", "busy"])
-        qtbot.addWidget(win)
+        win = window_on(qtbot, busy, "busy", tmp_path, monkeypatch)
         texts: list[str] = []
         win.sync.retrying.connect(lambda *_: texts.append(win.status_area.label.text()))
         with qtbot.waitSignal(win.syncFinished, timeout=120_000):
@@ -751,12 +756,7 @@ def test_a_sync_says_when_it_retries_a_busy_platform(qtbot, tmp_path, monkeypatc
 
 def test_cancel_a_sync(qtbot, tmp_path, monkeypatch):
     with SandboxServer(events=3000, seed=3, faults=Faults(slow_page_seconds=0.3)) as slow:
-        config.save_profile(
-            config.Profile(name="slow", base_url=slow.url, client_id=slow.client_id)
-        )
-        monkeypatch.setenv(config.ENV_SECRET, slow.secret)
-        win = create_window(["--cache", str(tmp_path / "c.sqlite3"), "--profile", "slow"])
-        qtbot.addWidget(win)
+        win = window_on(qtbot, slow, "slow", tmp_path, monkeypatch)
         win.show()
         with qtbot.waitSignal(win.syncProgress, timeout=20_000):
             win.sync.start()
@@ -772,12 +772,7 @@ def test_cancel_a_sync(qtbot, tmp_path, monkeypatch):
 def test_cancel_ends_a_sync_whose_request_is_still_waiting(qtbot, tmp_path, monkeypatch):
     """The platform takes 60 s per page; Cancel does not wait for the page in flight."""
     with SandboxServer(events=50, seed=3, faults=Faults(slow_page_seconds=60)) as stuck:
-        config.save_profile(
-            config.Profile(name="stuck", base_url=stuck.url, client_id=stuck.client_id)
-        )
-        monkeypatch.setenv(config.ENV_SECRET, stuck.secret)
-        win = create_window(["--cache", str(tmp_path / "c.sqlite3"), "--profile", "stuck"])
-        qtbot.addWidget(win)
+        win = window_on(qtbot, stuck, "stuck", tmp_path, monkeypatch)
         win.sync.start()
         qtbot.waitUntil(lambda: stuck.stats.list_requests >= 1, timeout=20_000)
         with qtbot.waitSignal(win.syncFinished, timeout=10_000) as blocker:  # not 60 s

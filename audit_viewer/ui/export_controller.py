@@ -9,12 +9,12 @@ from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from audit_viewer.export import ExportError
 from audit_viewer.ui.settings import WindowSettings
-from audit_viewer.ui.workers import ExportOutcome, ExportWorker, WorkerThread, export_frames
+from audit_viewer.ui.workers import ExportOutcome, ExportWorker, OneJob, WorkerThread, export_frames
 
 #: Exports above this many rows run in a thread with a progress bar and Cancel.
 BACKGROUND_EXPORT_ROWS = 50_000
@@ -27,7 +27,7 @@ FILTERS = {CSV_FILTER: "csv", JSONL_FILTER: "jsonl", XLSX_FILTER: "xlsx"}
 _FORMATS_BY_SUFFIX = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".xlsx": "xlsx"}
 
 
-class ExportController(QObject):
+class ExportController(OneJob):
     """Asks where, writes the rows it is handed, and reports; the window renders the reports."""
 
     #: A background export started: (what the status line says, rows to write).
@@ -57,13 +57,8 @@ class ExportController(QObject):
         self._settings = settings
         self._rows, self._chunks, self._valid, self._bom = rows, chunks, valid, bom
         self._json_of = json_of
-        self._job: WorkerThread | None = None
         self._target: Path | None = None
         self._total = 0
-
-    @property
-    def running(self) -> bool:
-        return self._job is not None
 
     @staticmethod
     def default_name() -> str:
@@ -129,21 +124,6 @@ class ExportController(QObject):
         self._job = WorkerThread(worker)
         self.started.emit(f"Saving {rows:,} events to {path.name}…", rows)
         self._job.start()
-
-    def cancel(self) -> None:
-        if self._job is not None:
-            self._job.worker.cancel()
-
-    def stop(self) -> None:
-        """Abandon the export (the window is closing); a file target is left as it was."""
-        if self._job is not None:
-            self._job.abandon()
-            self._job = None
-
-    def _end(self) -> None:
-        if self._job is not None:
-            self._job.finish()
-            self._job = None
 
     def _progress(self, rows: int) -> None:
         self.progress.emit(rows, self._total)

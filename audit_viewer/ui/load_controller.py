@@ -8,14 +8,14 @@ from PySide6.QtCore import QObject, Signal
 from audit_viewer.cache import CacheError
 from audit_viewer.frame import empty_frame
 from audit_viewer.ui.session import Session
-from audit_viewer.ui.workers import LoadWorker, WorkerThread
+from audit_viewer.ui.workers import LoadWorker, OneJob, WorkerThread
 
 #: From this many cached events the window shows itself first and loads them in a thread
 #: (a million take seconds); below it, loading inline keeps startup simple and immediate.
 BACKGROUND_LOAD_EVENTS = 200_000
 
 
-class LoadController(QObject):
+class LoadController(OneJob):
     """Hands the window the frame to show: the newest page first for a big cache, then all."""
 
     #: A frame to show now (the whole profile, or its newest page while the rest loads).
@@ -28,7 +28,6 @@ class LoadController(QObject):
     def __init__(self, session: Session, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._session = session
-        self._job: WorkerThread | None = None
         self._count = 0
         #: What the status line says while loading.
         self.text = ""
@@ -87,14 +86,3 @@ class LoadController(QObject):
     def _failed(self, message: str) -> None:
         self._end()
         self.failed.emit(message)
-
-    def _end(self) -> None:
-        if self._job is not None:
-            self._job.finish()
-            self._job = None
-
-    def stop(self) -> None:
-        """Abandon a running load (the window is closing)."""
-        if self._job is not None:
-            self._job.abandon()
-            self._job = None

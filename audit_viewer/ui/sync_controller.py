@@ -8,14 +8,14 @@ from PySide6.QtCore import QObject, Signal
 from audit_viewer.sync import SyncProgress, SyncResult
 from audit_viewer.ui.load_controller import LoadController
 from audit_viewer.ui.session import Session
-from audit_viewer.ui.workers import SyncWorker, WorkerThread
+from audit_viewer.ui.workers import OneJob, SyncWorker, WorkerThread
 
 #: What :attr:`SyncController.refused` asks the admin to do.
 NEEDS_PROFILE = "new profile"
 NEEDS_SECRET = "profile settings"
 
 
-class SyncController(QObject):
+class SyncController(OneJob):
     """Starts, reports and cancels a sync; the window renders what it says."""
 
     started = Signal()
@@ -40,16 +40,11 @@ class SyncController(QObject):
         super().__init__(parent)
         self._session = session
         self._loader = loader
-        self._job: WorkerThread | None = None
 
     @property
     def thread(self) -> WorkerThread | None:
         """The running sync's thread (None when no sync runs)."""
         return self._job
-
-    @property
-    def running(self) -> bool:
-        return self._job is not None
 
     def start(self, full: bool = False) -> None:
         """Run the sync engine in a worker thread, unless one runs or something is missing."""
@@ -87,17 +82,6 @@ class SyncController(QObject):
         self.started.emit()
         self._job.start()
 
-    def cancel(self) -> None:
-        """Stop after the current page; what was stored stays."""
-        if self._job is not None:
-            self._job.worker.cancel()
-
-    def stop(self) -> None:
-        """Abandon the sync (the window is closing): cancel it and wait for its thread."""
-        if self._job is not None:
-            self._job.abandon()
-            self._job = None
-
     def _progress(self, report: SyncProgress) -> None:
         if self._job is not None:
             self.progress.emit(report)
@@ -112,11 +96,6 @@ class SyncController(QObject):
 
     def _frame_loaded(self, frame: pd.DataFrame) -> None:
         self.frameLoaded.emit(frame)
-
-    def _end(self) -> None:
-        if self._job is not None:
-            self._job.finish()
-            self._job = None
 
     def _finished(self, result: SyncResult) -> None:
         self._end()

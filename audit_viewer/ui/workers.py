@@ -105,6 +105,35 @@ class WorkerThread:
         self.stop()
 
 
+class OneJob(QObject):
+    """A controller that runs at most one worker at a time, in its own thread."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._job: WorkerThread | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._job is not None
+
+    def cancel(self) -> None:
+        """Ask the job to stop at its next checkpoint; what it finished stays."""
+        if self._job is not None:
+            self._job.worker.cancel()
+
+    def stop(self) -> None:
+        """Abandon the job (the window is closing): cancel it and wait for its thread."""
+        if self._job is not None:
+            self._job.abandon()
+            self._job = None
+
+    def _end(self) -> None:
+        """The job reported: join its thread."""
+        if self._job is not None:
+            self._job.finish()
+            self._job = None
+
+
 # ---------------------------------------------------------------------------------------------
 # Loading a big cache
 
