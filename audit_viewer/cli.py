@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import itertools
 import logging
 import os
 import sys
@@ -344,7 +345,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     from audit_viewer.query import QueryError, parse_query
 
     query = parse_query(args.query or "")
-    if isinstance(query, QueryError):
+    # A qualifier the fixed set lacks may name an extra field of the archive (ip_address:):
+    # that is known once the first events are read, so that error waits for them.
+    if isinstance(query, QueryError) and not query.message.startswith("Unknown qualifier"):
         raise CliError(f"Bad query: {query}")
     cache_url = args.cache
     profile_name = args.profile
@@ -359,7 +362,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     from audit_viewer.cache import CacheError, CacheStore
     from audit_viewer.export import ExportCancelled, ExportError, write_csv, write_jsonl
-    from audit_viewer.frame import return_freed_memory
+    from audit_viewer.frame import extra_fields, return_freed_memory
 
     fmt = args.format or _format_of(args.output)
     jsonl = fmt == "jsonl"
@@ -379,9 +382,18 @@ def cmd_export(args: argparse.Namespace) -> int:
             # the cache's only profile, as without a default.
             profile = _export_profile(cache, args.profile, profile_name)
             now = datetime.now(UTC)  # one `now` for every chunk: relative spans stay consistent
+            chunks = cache.iter_frames(profile, whole_json=jsonl)
+            parsed = query
+            if isinstance(parsed, QueryError):  # parse again, knowing the extra fields
+                first = next(chunks, None)
+                extras = [f.name for f in extra_fields(first)] if first is not None else []
+                parsed = parse_query(args.query or "", extra_fields=extras)
+                if isinstance(parsed, QueryError):
+                    raise CliError(f"Bad query: {parsed}")
+                chunks = itertools.chain([first] if first is not None else [], chunks)
+            matching = parsed
             frames = (
-                chunk if query.is_empty else chunk[query.mask(chunk, now)]
-                for chunk in cache.iter_frames(profile, whole_json=jsonl)
+                chunk if matching.is_empty else chunk[matching.mask(chunk, now)] for chunk in chunks
             )
             if jsonl:
                 texts = (frame["raw"].tolist() for frame in frames)

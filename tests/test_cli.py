@@ -255,6 +255,23 @@ def test_export_as_an_excel_workbook(synced: Synced, synced_cache: str, tmp_path
     assert code == cli.EXIT_EXPORT and "a workbook needs a file" in one_line(err)
 
 
+def test_export_query_knows_the_archives_extra_fields(
+    synced: Synced, synced_cache: str, capsys
+) -> None:
+    sent = synced.server.all_events()
+    ip = next(e["ip_address"] for e in sent if "ip_address" in e)
+    code, out, err = run(
+        capsys, "export", "-o", "-", "--cache", synced_cache, "--query", f"ip_address:={ip}"
+    )
+    assert code == 0, err
+    assert {r["id"] for r in read_csv(out)} == {e["id"] for e in sent if e.get("ip_address") == ip}
+    code, out, err = run(
+        capsys, "export", "-o", "-", "--cache", synced_cache, "--query", "ip_adress:1"
+    )
+    assert (code, out) == (cli.EXIT_USAGE, "")
+    assert "Unknown qualifier 'ip_adress:'" in one_line(err)
+
+
 def test_export_guards_formulas_by_default_and_can_add_a_bom(
     synced: Synced, synced_cache: str, tmp_path: Path, capsys
 ) -> None:
