@@ -138,7 +138,8 @@ class MainWindow(QMainWindow):
         self._load()
         window_state.restore(self, self._settings)
         self._profile_changed()
-        if profile is None and not self.session.store.profiles():  # a first start
+        # A first start: no profile, and a cache without events (asked only then: it is a query).
+        if profile is None and profile_name is None and not self.session.store.profiles():
             self.banner.show_message(
                 WELCOME, ("New profile…", self.profiles.new_profile), kind="info"
             )
