@@ -171,6 +171,9 @@ class SyncEngine:
             raise ValueError("keep_days must be at least 1")
         started = time.monotonic()
         run = _Run(self, progress, cancel)
+        resume = getattr(self._client, "resume", None)
+        if resume is not None:  # a cancel of an earlier run does not carry over
+            resume()
         watcher = _AbortOnCancel(cancel, getattr(self._client, "abort", None))
         try:
             run.state = self._plan(self._store.sync_state(self.profile), full)

@@ -299,6 +299,9 @@ def test_abort_ends_a_request_blocked_on_a_slow_platform_at_once():
         assert server.stats.list_requests == 1  # abandoned, not retried
         with pytest.raises(RequestAborted):  # and every later request too
             client.login()
+        client.resume()  # until the next run lets them through again
+        server.faults.slow_page_seconds = 0
+        assert len(collect(client)) == 20
         client.close()
 
 

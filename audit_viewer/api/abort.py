@@ -42,6 +42,10 @@ class Aborter:
         if self._aborted.wait(seconds):
             self.check()
 
+    def resume(self) -> None:
+        """Let requests through again (a new sync run with the same client)."""
+        self._aborted.clear()
+
     def abort(self) -> None:
         """Abandon every request of the client, now and later (thread-safe)."""
         self._aborted.set()

@@ -347,8 +347,12 @@ class PlatformClient:
 
     def abort(self) -> None:
         """Abandon the request in flight and every later one (from any thread): each raises
-        :class:`RequestAborted` at once, a blocked read included."""
+        :class:`RequestAborted` at once, a blocked read included, until :meth:`resume`."""
         self._aborter.abort()
+
+    def resume(self) -> None:
+        """Send requests again after :meth:`abort` (the next sync run)."""
+        self._aborter.resume()
 
     def login(self) -> None:
         """Exchange the client id and secret for an access token, kept for later calls."""
