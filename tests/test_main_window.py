@@ -444,6 +444,33 @@ def test_the_keyboard_sorts_by_a_column_and_then_by_another(window, qtbot):
     assert shortcuts == {"Ctrl+Alt+Up", "Ctrl+Alt+Right"}
 
 
+def current_row_in_view(window) -> bool:
+    current = window.table.currentIndex()
+    rect = window.table.visualRect(current)
+    return current.isValid() and window.table.viewport().rect().intersects(rect)
+
+
+@pytest.mark.parametrize("how", ["sort", "then sort"])
+def test_a_sort_keeps_the_current_row_in_view(window, qtbot, how):
+    window.activateWindow()
+    window.table.setCurrentIndex(window.model.index(5, COL_ACTION))
+    chosen = window.model.record(5)["id"]
+    window.table.sortByColumn(COL_USER, Qt.SortOrder.AscendingOrder)
+    qtbot.waitUntil(lambda: current_row_in_view(window), timeout=3000)
+    if how == "then sort":
+        window.table.scrollToTop()
+        window.acts.sort_then.trigger()  # then by action, on the current cell's column
+        assert window.model.sort_keys == [(COL_USER, True), (COL_ACTION, True)]
+    else:
+        window.table.scrollToTop()
+        window.acts.sort_down.trigger()
+        assert window.model.sort_keys == [(COL_ACTION, False)]
+    qtbot.waitUntil(lambda: current_row_in_view(window), timeout=3000)
+    row = window.table.currentIndex().row()
+    assert window.model.record(row)["id"] == chosen
+    assert window.table.verticalScrollBar().value() > 0  # it moved there, off the top
+
+
 def test_shift_click_on_a_header_adds_a_sort_key(window, qtbot):
     header = window.header
     window.table.sortByColumn(COL_ACTION, Qt.SortOrder.AscendingOrder)

@@ -35,3 +35,9 @@ class EventsTable(QTableView):
         rows.setSectionResizeMode(rows.ResizeMode.Fixed)
         rows.setDefaultSectionSize(self.fontMetrics().height() + 8)
         rows.setMinimumSectionSize(self.fontMetrics().height() + 4)
+
+    def scroll_to_current(self) -> None:
+        """Bring the current cell into view (after a sort or a filter moved it)."""
+        current = self.currentIndex()
+        if current.isValid():
+            self.scrollTo(current, QAbstractItemView.ScrollHint.EnsureVisible)

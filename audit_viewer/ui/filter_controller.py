@@ -10,11 +10,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pandas as pd
-from PySide6.QtCore import QObject, QTimer, Signal
-from PySide6.QtWidgets import QAbstractItemView, QLabel, QStyle, QTableView
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QLabel, QStyle
 
 from audit_viewer.filters import SEARCH, FilterState
 from audit_viewer.frame import empty_frame, extra_fields
+from audit_viewer.ui.events_table import EventsTable
 from audit_viewer.ui.filter_header import FilterHeader
 from audit_viewer.ui.search_bar import SearchBar
 from audit_viewer.ui.table_model import EventTableModel
@@ -35,7 +36,7 @@ class FilterController(QObject):
         self,
         *,
         model: EventTableModel,
-        table: QTableView,
+        table: EventsTable,
         search_bar: SearchBar,
         header: FilterHeader,
         timeline: Timeline,
@@ -53,8 +54,6 @@ class FilterController(QObject):
             lambda start, end: self.set(self._state.with_time((start, end)))
         )
         timeline.rangeCleared.connect(lambda: self.set(self._state.with_time(None)))
-        # After the view has re-sorted (it reacts to the same signal), bring the selection back.
-        header.sortIndicatorChanged.connect(lambda *_: QTimer.singleShot(0, self.scroll_to_current))
 
     @property
     def state(self) -> FilterState:
@@ -114,7 +113,7 @@ class FilterController(QObject):
         if new_query:
             self._table.scrollToTop()
         elif keep_view:
-            self.scroll_to_current()
+            self._table.scroll_to_current()
         # Lay the rows out now rather than on the view's timer, so they are painted once.
         self._table.executeDelayedItemsLayout()
         self.applied.emit(self._model.rowCount())
@@ -124,11 +123,6 @@ class FilterController(QObject):
         model = self._model
         self._timeline.set_shown(model.created_at(), model.filter_mask, model.display_timezone)
         self._timeline.set_range(*self._shown.time_bounds(now))
-
-    def scroll_to_current(self) -> None:
-        current = self._table.currentIndex()
-        if current.isValid():
-            self._table.scrollTo(current, QAbstractItemView.ScrollHint.EnsureVisible)
 
     def _render(self) -> None:
         """Every widget shows the one state: texts, errors, time, actions, the error line."""

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QObject, Qt
+from PySide6.QtCore import QModelIndex, QObject, Qt, QTimer
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QMenu, QTableView
+from PySide6.QtWidgets import QMenu
 
+from audit_viewer.ui.events_table import EventsTable
 from audit_viewer.ui.filter_header import FilterHeader
 from audit_viewer.ui.settings import ColumnState, TableState
 from audit_viewer.ui.table_model import (
@@ -22,12 +23,16 @@ _DEFAULT_WIDTHS = {COL_TIME: 150, COL_USER: 200, COL_ACTION: 210, COL_DESCRIPTIO
 class TableLayout(QObject):
     """Resets, saves and restores the columns; extra-field columns a sync adds start hidden."""
 
-    def __init__(self, table: QTableView, model: EventTableModel, header: FilterHeader) -> None:
+    def __init__(self, table: EventsTable, model: EventTableModel, header: FilterHeader) -> None:
         super().__init__(table)
         self._table, self._model, self._header = table, model, header
         self._menu_source: QMenu | None = None
         model.columnsInserted.connect(self._hide_new_columns)
-        header.thenSortRequested.connect(model.then_sort)
+        header.thenSortRequested.connect(self.then_sort)
+        # After the view has re-sorted (it reacts to the same signal), bring the selection back.
+        header.sortIndicatorChanged.connect(
+            lambda *_: QTimer.singleShot(0, table.scroll_to_current)
+        )
 
     def sort_current(self, ascending: bool) -> None:
         """Sort by the current cell's column (the keyboard's way to click a header)."""
@@ -38,9 +43,13 @@ class TableLayout(QObject):
 
     def then_sort_current(self) -> None:
         """Add the current cell's column as the next sort key (the keyboard's Shift+click)."""
-        column = self._table.currentIndex().column()
+        self.then_sort(self._table.currentIndex().column())
+
+    def then_sort(self, column: int) -> None:
+        """Sort by ``column`` next, keeping the current cell in view as a plain sort does."""
         if column >= 0:
             self._model.then_sort(column)
+            self._table.scroll_to_current()
 
     def _key(self, column: int) -> str:
         return self._model.column(column).key
