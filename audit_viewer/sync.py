@@ -88,9 +88,9 @@ class _AbortOnCancel:
     """While a run lasts, a set ``cancel`` also abandons the request in flight (the client's
     ``abort``), so Cancel ends a sync within a second instead of at the request's timeout."""
 
-    def __init__(self, cancel: threading.Event | None, abort: Callable[[], None] | None):
+    def __init__(self, cancel: threading.Event | None, abort: Callable[[], None]) -> None:
         self._done = threading.Event()
-        if cancel is not None and abort is not None:
+        if cancel is not None:
             threading.Thread(
                 target=self._watch, args=(cancel, abort), name="sync-cancel", daemon=True
             ).start()
@@ -171,10 +171,8 @@ class SyncEngine:
             raise ValueError("keep_days must be at least 1")
         started = time.monotonic()
         run = _Run(self, progress, cancel)
-        resume = getattr(self._client, "resume", None)
-        if resume is not None:  # a cancel of an earlier run does not carry over
-            resume()
-        watcher = _AbortOnCancel(cancel, getattr(self._client, "abort", None))
+        self._client.resume()  # a cancel of an earlier run does not carry over
+        watcher = _AbortOnCancel(cancel, self._client.abort)
         try:
             run.state = self._plan(self._store.sync_state(self.profile), full)
             cancelled = run.walk()
@@ -194,9 +192,7 @@ class SyncEngine:
                     self.profile, finished - timedelta(days=keep_days)
                 )
             total = self._store.count(self.profile)
-            watcher.stop()
         except Exception as exc:
-            watcher.stop()
             # Every outcome reaches the log at INFO, a failure with its reason (one line).
             log.info(
                 "Sync of %s failed after %d new events in %d pages: %s",
@@ -207,6 +203,8 @@ class SyncEngine:
             )
             self._record_failure(run.state, exc)
             raise
+        finally:
+            watcher.stop()
         log.info(
             "Sync of %s %s: %d new events in %d pages, %d cached",
             self.profile,
