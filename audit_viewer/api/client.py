@@ -90,15 +90,15 @@ class _Waits:
     client stops asking.
     """
 
-    def __init__(self, limit: float, base_url: str, aborter: Aborter) -> None:
+    def __init__(self, limit: float, base_url: str, aborter: Aborter, retries: int) -> None:
         self.limit = limit
         self.total = 0.0
         self._base_url = base_url
         self._lock = threading.Lock()
         self._aborter = aborter
-        #: Told (seconds, retry number, retries allowed) before each wait for a retry.
+        #: Told (seconds, retry number, ``retries``) before each wait for a retry.
         self.on_retry: Callable[[float, int, int], None] | None = None
-        self.retries = 0
+        self.retries = retries
 
     def check_aborted(self) -> None:
         self._aborter.check()
@@ -292,8 +292,7 @@ class PlatformClient:
             else SharedRateLimiter(self.base_url, client_id, max_requests_per_second)
         )
         self._aborter = Aborter()
-        self._waits = _Waits(max_total_wait, self.base_url, self._aborter)
-        self._waits.retries = retries
+        self._waits = _Waits(max_total_wait, self.base_url, self._aborter, retries)
         retry = _PlatformRetry(
             total=retries,
             # A refused or unanswered connection is not a busy server: two quick retries (a
@@ -638,10 +637,7 @@ class PlatformClient:
             text = body["message"]
         # Control and formatting characters (NUL, bidi overrides) would garble the line.
         text = "".join(char if char.isprintable() else " " for char in self._scrub(text))
-        text = " ".join(text.split())
-        if len(text) > limit:
-            text = text[: limit - 1] + "…"
-        return text
+        return logs.one_line(text, limit)
 
     def _scrub(self, text: str) -> str:
         """Mask the secret and token should a server echo them back."""
