@@ -140,15 +140,10 @@ def _write_path(
     cancel: threading.Event | None,
 ) -> int:
     """Write to ``path`` in the way its kind of file needs (see the module docstring)."""
-    real = Path(os.path.realpath(path))  # a link's final target; a dangling one's missing target
-    try:
-        mode: int | None = os.stat(real).st_mode
-    except FileNotFoundError:
-        mode = None  # a new file, or a dangling link's target: created by the rename
-    except OSError as exc:  # a loop of links, a folder that may not be searched, ...
-        raise export_error(path, exc) from exc
+    real, mode = target_kind(path)
     if mode is None or stat.S_ISREG(mode):
-        return _replace_file(chunks, path, real, mode, preamble, progress, cancel)
+        with replacing(path, real, mode) as out:
+            return _Sink(path, out, preamble, progress, cancel).drain(chunks, text=False)
     if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
         return _write_through(chunks, path, real, preamble, progress, cancel)
     refused = "a folder" if stat.S_ISDIR(mode) else "not a file, a device or a FIFO"
@@ -159,18 +154,24 @@ def _write_path(
     raise ExportError(f"Could not write {path}: it is {refused}")
 
 
-def _replace_file(
-    chunks: Iterator[tuple[list[memoryview], int]],
-    path: Path,
-    real: Path,
-    mode: int | None,
-    preamble: bytes,
-    progress: Callable[[int], None] | None,
-    cancel: threading.Event | None,
-) -> int:
-    """Write a temporary sibling of ``real``, then rename it over ``real`` in one step.
+def target_kind(path: Path) -> tuple[Path, int | None]:
+    """The file ``path`` names through its links, and its mode (None: nothing there yet)."""
+    real = Path(os.path.realpath(path))  # a link's final target; a dangling one's missing target
+    try:
+        return real, os.stat(real).st_mode
+    except FileNotFoundError:
+        return real, None  # a new file, or a dangling link's target: created by the rename
+    except OSError as exc:  # a loop of links, a folder that may not be searched, ...
+        raise export_error(path, exc) from exc
+
+
+@contextlib.contextmanager
+def replacing(path: Path, real: Path, mode: int | None) -> Iterator[BinaryIO]:
+    """A temporary sibling of ``real`` to write, renamed over it once the block ends, complete
+    on disk; on any error it is removed and the old file stays as it was.
 
     The replaced file's permissions are kept, so an export someone made private stays private.
+    OSErrors become an :class:`ExportError` naming ``path``.
     """
     # Hidden, unique, and short enough for any file system however long the target's name is.
     temporary = real.with_name(f".{real.name[:100]}.{secrets.token_hex(4)}.part")
@@ -184,17 +185,15 @@ def _replace_file(
         with open(descriptor, "wb") as out:
             if mode is not None and hasattr(os, "fchmod"):
                 os.fchmod(out.fileno(), stat.S_IMODE(mode))
-            sink = _Sink(path, out, preamble, progress, cancel)
-            rows = sink.drain(chunks, text=False)
-            sink.guarded(lambda: os.fsync(out.fileno()))  # complete on disk before the rename
-        sink.guarded(lambda: os.replace(temporary, real))
+            yield out
+            os.fsync(out.fileno())  # complete on disk before the rename
+        os.replace(temporary, real)
     except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         if isinstance(exc, OSError):  # closing the file flushes its buffer
             raise export_error(path, exc) from exc
         raise
-    return rows
 
 
 def _write_through(

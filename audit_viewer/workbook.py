@@ -5,23 +5,30 @@ million rows need no more memory than a thousand. Excel holds at most 1,048,576 
 longer exports continue on "Events 2", "Events 3", ..., each with the header row. Every cell is
 written as text (``write_string``), so nothing a platform sends can become a formula; with the
 formula guard on, text that Excel would read as a formula once edited (``= + - @``, tab, CR)
-also gets Excel's own quote prefix, shown nowhere but kept as text. Like the CSV, the workbook
-is written to a temporary file beside the target and renamed over it only once complete.
+also gets Excel's own quote prefix, shown nowhere but kept as text. The file is replaced the
+way the CSV's is (:func:`audit_viewer.export.replacing`): complete, or not at all.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import secrets
+import stat
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import BinaryIO
 
 import pandas as pd
 import xlsxwriter
 
-from audit_viewer.export import CSV_COLUMNS, ExportCancelled, ExportError, export_error, iso_utc
+from audit_viewer.export import (
+    CSV_COLUMNS,
+    ExportCancelled,
+    ExportError,
+    iso_utc,
+    replacing,
+    target_kind,
+)
 
 #: Excel's rows per sheet, the header included.
 EXCEL_MAX_ROWS = 1_048_576
@@ -40,24 +47,18 @@ def write_xlsx(
 ) -> int:
     """Write the rows of ``frames`` (frame-contract columns) to a workbook at ``target``."""
     path = Path(os.fspath(target))
-    if str(target) == "-" or (path.exists() and not path.is_file()):
+    if str(target) == "-":
         raise ExportError(f"Could not write {target}: a workbook needs a file")
-    real = Path(os.path.realpath(path))
-    temporary = real.with_name(f".{real.name[:100]}.{secrets.token_hex(4)}.part.xlsx")
-    try:
-        rows = _write(frames, temporary, formula_guard, progress, cancel, max_rows)
-        os.replace(temporary, real)
-    except OSError as exc:
-        raise export_error(path, exc) from exc
-    finally:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-    return rows
+    real, mode = target_kind(path)
+    if mode is not None and not stat.S_ISREG(mode):
+        raise ExportError(f"Could not write {target}: a workbook needs a file")
+    with replacing(path, real, mode) as out:
+        return _write(frames, out, formula_guard, progress, cancel, max_rows)
 
 
 def _write(
     frames: Iterable[pd.DataFrame],
-    path: Path,
+    out: BinaryIO,
     formula_guard: bool,
     progress: Callable[[int], None] | None,
     cancel: threading.Event | None,
@@ -69,7 +70,7 @@ def _write(
         "strings_to_formulas": False,
         "strings_to_urls": False,
     }
-    book = xlsxwriter.Workbook(str(path), options)
+    book = xlsxwriter.Workbook(out, options)
     try:
         bold = book.add_format({"bold": True})
         quoted = book.add_format({"quote_prefix": True})
