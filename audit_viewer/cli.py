@@ -347,7 +347,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     query = parse_query(args.query or "")
     # A qualifier the fixed set lacks may name an extra field of the archive (ip_address:):
     # that is known once the first events are read, so that error waits for them.
-    if isinstance(query, QueryError) and not query.message.startswith("Unknown qualifier"):
+    if isinstance(query, QueryError) and query.qualifier is None:
         raise CliError(f"Bad query: {query}")
     cache_url = args.cache
     profile_name = args.profile

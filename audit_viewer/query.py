@@ -102,6 +102,9 @@ class QueryError:
 
     message: str
     position: int
+    #: The name of an unknown qualifier, when that is the error: it may be an extra field
+    #: that a caller learns of only later (``export --query`` reads events to find out).
+    qualifier: str | None = None
 
     def __str__(self) -> str:
         # People count characters from 1; ``position`` stays an offset for the caret.
@@ -346,7 +349,7 @@ class _Parser:
         key = name.lower()
         extra = self.extras.get(key) if key not in QUALIFIERS else None
         if key not in QUALIFIERS and extra is None:
-            return QueryError(f"Unknown qualifier '{name}:'", self.pos)
+            return QueryError(f"Unknown qualifier '{name}:'", self.pos, qualifier=name)
         self.pos += len(name) + 1
         exact = self.text.startswith("=", self.pos) and (key in _TEXT_QUALIFIERS or bool(extra))
         if exact:

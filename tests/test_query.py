@@ -831,4 +831,6 @@ def test_extra_fields_are_qualifiers_when_the_archive_has_them() -> None:
     assert rows("metadata.bytes:5", frame, extra_fields=extras) == [0]
     assert error("ip_adress:1", extra_fields=extras).message == "Unknown qualifier 'ip_adress:'"
     assert error("ip_address:1").message == "Unknown qualifier 'ip_address:'"  # not there
+    assert error("ip_address:1").qualifier == "ip_address"  # for a caller that learns later
+    assert error('"open').qualifier is None
     assert rows("v1.2:x", frame, extra_fields=extras) == []  # a plain word, as before
