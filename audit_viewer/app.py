@@ -31,6 +31,7 @@ from audit_viewer.frame import return_freed_memory
 from audit_viewer.ui.application import application, call_soon, run, show_startup_error
 from audit_viewer.ui.main_window import MainWindow
 from audit_viewer.ui.self_check import run_self_check
+from audit_viewer.ui.session import Session
 
 log = logging.getLogger(__name__)
 
@@ -149,15 +150,15 @@ def _create_window(args: argparse.Namespace) -> MainWindow:
             ask: tuple[str, ...] = ()
             if not args.demo:
                 ask = _resolve_cached_profile(startup, store, args.profile, args.cache is not None)
-            window = MainWindow(
+            session = Session(
                 store=store,
                 cache_url=startup.cache_url,
                 profile_name=startup.profile_name,
                 profile=startup.profile,
                 secrets=SecretStore(),
                 session_secret=startup.session_secret,
-                utc=True if args.utc else None,
             )
+            window = MainWindow(session, utc=True if args.utc else None)
         except CacheError as exc:
             store.close()
             raise StartupError(str(exc)) from None

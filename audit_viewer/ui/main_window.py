@@ -25,8 +25,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from audit_viewer.cache import CacheStore
-from audit_viewer.config import Profile, SecretStore
 from audit_viewer.sync import SyncProgress, SyncResult
 from audit_viewer.ui import status, theme, window_state
 from audit_viewer.ui.banner import WELCOME, Banner
@@ -68,29 +66,14 @@ class MainWindow(QMainWindow):
     #: Emitted when a big cache, loaded in the background, is shown.
     cacheLoaded = Signal()
 
-    def __init__(
-        self,
-        *,
-        store: CacheStore,
-        cache_url: str,
-        profile_name: str | None,
-        profile: Profile | None,
-        secrets: SecretStore | None = None,
-        session_secret: str | None = None,
-        utc: bool | None = None,
-    ) -> None:
+    def __init__(self, session: Session, *, utc: bool | None = None) -> None:
+        """The window over ``session`` (which it then owns); ``utc`` None: the saved choice."""
         super().__init__()
         self.setObjectName("mainWindow")
         self.setWindowIcon(app_icon())
-        self.session = Session(
-            store=store,
-            cache_url=cache_url,
-            profile_name=profile_name,
-            profile=profile,
-            secrets=secrets,
-            session_secret=session_secret,
-            parent=self,
-        )
+        self.session = session
+        session.setParent(self)
+        profile = session.profile
         #: Called after the window closed and the cache is closed (the demo's server, temp dir).
         self.on_close: list[Callable[[], None]] = []
         self._settings = WindowSettings()
@@ -139,7 +122,7 @@ class MainWindow(QMainWindow):
         window_state.restore(self, self._settings)
         self._profile_changed()
         # A first start: no profile, and a cache without events (asked only then: it is a query).
-        if profile is None and profile_name is None and not self.session.store.profiles():
+        if profile is None and session.profile_name is None and not session.store.profiles():
             self.banner.show_message(
                 WELCOME, ("New profile…", self.profiles.new_profile), kind="info"
             )

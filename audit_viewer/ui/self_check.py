@@ -40,6 +40,7 @@ from audit_viewer.sync import SyncResult
 from audit_viewer.ui.application import application
 from audit_viewer.ui.icons import ICON_NAMES, app_icon, icon
 from audit_viewer.ui.main_window import MainWindow
+from audit_viewer.ui.session import Session
 
 #: Enough events for several pages and a real CSV, few enough to finish in seconds.
 SELF_CHECK_EVENTS = 3000
@@ -238,7 +239,7 @@ class _SelfCheck:
             client_id=self._server.client_id,
             page_size=1000,
         )
-        self._window = MainWindow(
+        session = Session(
             store=self._store,
             cache_url=self._cache_url,
             profile_name=_PROFILE,
@@ -246,6 +247,7 @@ class _SelfCheck:
             secrets=self._secrets,
             session_secret=self._server.secret,
         )
+        self._window = MainWindow(session)
         self._window.show()
         QApplication.processEvents()
         if self._window.windowIcon().isNull():
