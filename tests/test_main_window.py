@@ -250,6 +250,25 @@ def test_typing_in_the_search_bar_filters_rows(window, qtbot):
         assert word.lower() in haystack.lower() or word.lower() in str(row["actor_type"]).lower()
 
 
+def test_typing_never_asks_the_keyring(window, qtbot, monkeypatch):
+    """The status line says "offline" or not on every pass; the keyring is asked only when
+    the profile or its secret changes (a secret service round trip per key would lag)."""
+    from audit_viewer.ui import session as session_module
+
+    asked: list[str] = []
+    real = session_module.get_secret
+    monkeypatch.setattr(
+        session_module, "get_secret", lambda *a, **k: asked.append(a[0]) or real(*a, **k)
+    )
+    for text in ("i", "ig", "ign"):
+        with qtbot.waitSignal(window.filtersApplied, timeout=3000):
+            window.search_bar.setText(text)
+            window.search_bar.apply()
+    assert asked == []
+    window.session.update(window.session.profile)  # the profile's settings were saved
+    assert asked == [PROFILE]
+
+
 def test_a_bad_query_keeps_the_last_valid_result_and_says_so(window, qtbot):
     with qtbot.waitSignal(window.filtersApplied, timeout=3000):
         qtbot.keyClicks(window.search_bar, "alice")

@@ -45,6 +45,10 @@ class Session(QObject):
         self.secrets = secrets if secrets is not None else SecretStore()
         #: A secret given for this run only (the demo's, or typed without saving it).
         self.session_secret = session_secret
+        #: No profile or no secret: the cache is browsable, but a sync cannot run. Kept, not
+        #: asked each time: the status line reads it on every keystroke, and asking the
+        #: keyring is a round trip to the desktop's secret service.
+        self.offline = self._is_offline()
 
     def secret(self) -> str | None:
         """The secret to sync with: this run's, else the keyring's or the environment's."""
@@ -53,9 +57,7 @@ class Session(QObject):
         profile = self.profile
         return get_secret(profile.name, secrets=self.secrets) if profile else None
 
-    @property
-    def offline(self) -> bool:
-        """No profile or no secret: the cache is browsable, but a sync cannot run."""
+    def _is_offline(self) -> bool:
         return self.profile is None or self.secret() is None
 
     def whole_json(self, frame: pd.DataFrame) -> list[str]:
@@ -91,6 +93,7 @@ class Session(QObject):
             self.store, self.cache_url = store, cache_url
         self.profile_name, self.profile = profile_name, profile
         self.session_secret = None
+        self.offline = self._is_offline()
         self.switched.emit()
 
     def update(self, profile: Profile, session_secret: str | None = None) -> None:
@@ -98,4 +101,5 @@ class Session(QObject):
         self.profile = profile
         if session_secret:
             self.session_secret = session_secret
+        self.offline = self._is_offline()
         self.changed.emit()
