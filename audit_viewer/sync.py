@@ -90,10 +90,12 @@ class _AbortOnCancel:
 
     def __init__(self, cancel: threading.Event | None, abort: Callable[[], None]) -> None:
         self._done = threading.Event()
+        self._thread: threading.Thread | None = None
         if cancel is not None:
-            threading.Thread(
+            self._thread = threading.Thread(
                 target=self._watch, args=(cancel, abort), name="sync-cancel", daemon=True
-            ).start()
+            )
+            self._thread.start()
 
     def _watch(self, cancel: threading.Event, abort: Callable[[], None]) -> None:
         while not self._done.is_set():
@@ -103,7 +105,11 @@ class _AbortOnCancel:
                 return
 
     def stop(self) -> None:
+        """End the watch and wait for it: no abort may reach the client once the run is over
+        (the next run with the same client would lose its first requests to it)."""
         self._done.set()
+        if self._thread is not None:
+            self._thread.join()
 
 
 def _guarded[**P](
