@@ -29,8 +29,6 @@ class FilterController(QObject):
 
     #: After every evaluation: the number of rows shown.
     applied = Signal(int)
-    #: The state changed but does not parse: the table keeps the last valid result.
-    invalid = Signal()
 
     def __init__(
         self,
@@ -78,8 +76,7 @@ class FilterController(QObject):
         if state.valid:
             self.apply(new_query=True)
         else:
-            self._render()
-            self.invalid.emit()
+            self._render()  # the table keeps the last valid result, and its counts
 
     def clear(self) -> None:
         """Clear the search bar, every column filter and the timeline range, in one pass."""

@@ -20,8 +20,6 @@ class LoadController(OneJob):
 
     #: A frame to show now (the whole profile, or its newest page while the rest loads).
     frameReady = Signal(object)
-    #: A background load finished (after its last ``frameReady``).
-    loaded = Signal()
     #: The cache could not be read; the message says why.
     failed = Signal(str)
 
@@ -81,7 +79,6 @@ class LoadController(OneJob):
     def _finished(self, frame: pd.DataFrame) -> None:
         self._end()
         self.frameReady.emit(frame)
-        self.loaded.emit()
 
     def _failed(self, message: str) -> None:
         self._end()

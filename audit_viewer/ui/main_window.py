@@ -63,8 +63,6 @@ class MainWindow(QMainWindow):
     syncFailed = Signal(str)
     #: Emitted when a Save as CSV ends: an ExportOutcome (None when it failed).
     exportFinished = Signal(object)
-    #: Emitted when a big cache, loaded in the background, is shown.
-    cacheLoaded = Signal()
 
     def __init__(self, session: Session, *, utc: bool | None = None) -> None:
         """The window over ``session`` (which it then owns); ``utc`` None: the saved choice."""
@@ -207,7 +205,6 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         bar = self.statusBar()
         self.filtering.applied.connect(self._filtered)
-        self.filtering.invalid.connect(self._update_status)
         self.table.customContextMenuRequested.connect(
             lambda pos: self.review.context_menu(
                 pos,
@@ -222,8 +219,6 @@ class MainWindow(QMainWindow):
         self.session.switched.connect(self._switched)
         self.session.changed.connect(self._profile_changed)
         self.loader.frameReady.connect(lambda frame: self.filtering.apply(frame=frame))
-        self.loader.loaded.connect(self._refresh_sync_phrase)
-        self.loader.loaded.connect(self.cacheLoaded)
         self.loader.failed.connect(self._cache_unreadable)
         self.sync.started.connect(lambda: self._busy("Syncing: connecting…"))
         self.sync.progress.connect(self._sync_progress)
@@ -243,10 +238,11 @@ class MainWindow(QMainWindow):
         self.profiles.problem.connect(self.banner.show_message)
         self.profiles.utcWanted.connect(lambda: self.acts.utc.setChecked(True))
         self.profiles.created.connect(self.sync.start)
-        self._ago_timer = QTimer(self)
-        self._ago_timer.setInterval(60_000)
-        self._ago_timer.timeout.connect(self._refresh_sync_phrase)
-        self._ago_timer.start()
+        #: "last sync 5 min ago" grows older by itself: read again every minute.
+        self.ago_timer = QTimer(self)
+        self.ago_timer.setInterval(60_000)
+        self.ago_timer.timeout.connect(self._refresh_sync_phrase)
+        self.ago_timer.start()
 
     # ------------------------------------------------------------------------------- data
 
@@ -401,7 +397,7 @@ class MainWindow(QMainWindow):
         if self._closed:
             return
         self._closed = True
-        self._ago_timer.stop()
+        self.ago_timer.stop()
         for controller in (self.sync, self.exports, self.loader):
             controller.stop()
         window_state.save(self, self._settings)
