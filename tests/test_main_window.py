@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import re
 import shutil
@@ -22,6 +23,7 @@ from PySide6.QtWidgets import (
     QApplication,
     QLabel,
     QLineEdit,
+    QMenu,
     QMessageBox,
     QPlainTextEdit,
     QTableView,
@@ -161,6 +163,7 @@ def test_a_big_cache_loads_behind_a_shown_window(qtbot, cache_path, saved_profil
     assert win.status_area.label.text() == f"Loading {total:,} cached events…"
     win.acts.sync.trigger()  # waits for the load instead of racing it
     assert win.sync.thread is None
+    assert win.statusBar().currentMessage() == "Still loading the cache; sync once it is shown."
     qtbot.waitUntil(lambda: not win.loader.loading, timeout=20_000)
     assert win.model.rowCount() == total
     assert f"Showing {total:,} of {total:,} events" in win.status_area.label.text()
@@ -547,6 +550,83 @@ def test_copy_cells_and_rows(window):
     rows = list(csv.reader(QGuiApplication.clipboard().text().splitlines()))
     assert rows[0][:2] == ["id", "created_at"]
     assert rows[1][0] == model.record(1)["id"]
+    assert window.statusBar().currentMessage() == "Copied 1 row(s) as CSV"  # and says so
+
+
+def test_the_last_sync_phrase_ages_every_minute(window, qtbot):
+    assert window.ago_timer.isActive() and window.ago_timer.interval() == 60_000
+    assert "last sync just now" in window.status_area.label.text()
+    with CacheStore.open(window.session.store.location) as store:
+        state = store.sync_state(PROFILE)
+        earlier = state.last_sync_at - timedelta(hours=3)
+        store.save_sync_state(dataclasses.replace(state, last_sync_at=earlier))
+    window.ago_timer.timeout.emit()
+    assert "last sync 3 h ago" in window.status_area.label.text()
+
+
+def test_the_tables_context_menu_offers_copy_filter_and_clear(window, qtbot, monkeypatch):
+    shown: list[list[str]] = []
+    monkeypatch.setattr(
+        QMenu, "popup", lambda menu, *args: shown.append([a.text() for a in menu.actions()])
+    )
+    window.table.customContextMenuRequested.emit(QPoint(10, 10))
+    assert shown == [["&Copy", "Copy row as C&SV", "&Filter on this value", "", "C&lear filters"]]
+
+
+def test_the_cached_profiles_menu_lists_and_switches(window, qtbot, tmp_path, server):
+    with CacheStore.open(window.session.store.location) as store:  # a second tenant, same cache
+        store.upsert_events("lab", [normalize_event(server.all_events()[0])])
+    menu = window.profiles_menu
+    menu.aboutToShow.emit()
+    entries = {a.text(): a for a in menu.actions()}
+    assert set(entries) == {PROFILE, "lab"} and entries[PROFILE].isChecked()
+    entries["lab"].trigger()
+    assert window.windowTitle() == "lab" and window.model.rowCount() == 1
+
+
+def test_switching_caches_waits_for_a_running_sync_and_says_so(window, qtbot, tmp_path, server):
+    with qtbot.waitSignal(window.syncFinished, timeout=60_000):
+        window.acts.sync.trigger()
+        window.profiles.open_cache(str(tmp_path / "other.sqlite3"))
+        assert window.banner.text.text() == (
+            "Wait for the sync, export or loading to finish before switching caches."
+        )
+    assert window.windowTitle() == PROFILE
+
+
+def test_editing_the_shown_profile_applies_its_zone_and_utc_choice(
+    window, qtbot, server, monkeypatch
+):
+    berlin = config.Profile(
+        name=PROFILE, base_url=server.url, client_id=server.client_id, timezone="Europe/Berlin"
+    )
+    fill_profile_dialog(monkeypatch, filled=berlin)
+    window.acts.utc.setChecked(False)
+    window.acts.profile.trigger()
+    assert window.model.headerData(COL_TIME, Qt.Orientation.Horizontal) == "Time (Europe/Berlin)"
+    utc = config.Profile(
+        name=PROFILE, base_url=server.url, client_id=server.client_id, timezone="UTC"
+    )
+    fill_profile_dialog(monkeypatch, filled=utc)
+    window.acts.profile.trigger()
+    assert window.acts.utc.isChecked()
+    assert window.model.headerData(COL_TIME, Qt.Orientation.Horizontal) == "Time (UTC)"
+
+
+def test_a_cache_that_cannot_be_read_says_so_in_the_banner(
+    qtbot, cache_path, saved_profile, monkeypatch
+):
+    from audit_viewer.cache import CacheError
+
+    def unreadable(self, profile, limit=None):
+        raise CacheError("disk I/O error")
+
+    monkeypatch.setattr(CacheStore, "load_frame", unreadable)
+    win = create_window(["--cache", str(cache_path), "--profile", PROFILE])
+    qtbot.addWidget(win)
+    assert win.banner.text.text() == "Could not read the cache: disk I/O error"
+    assert win.model.rowCount() == 0
+    win.close()
 
 
 def test_filter_on_this_value(window, qtbot):
@@ -675,9 +755,19 @@ def test_large_export_runs_in_the_background_with_bom(window, qtbot, tmp_path, m
     window.acts.bom.setChecked(True)
     target = tmp_path / "big.csv"
     save_to(monkeypatch, target)
+    seen: list[tuple[bool, bool, str]] = []  # while it runs: bar, Cancel, the bar's text
+    area = window.status_area
+    area.progress.valueChanged.connect(
+        lambda _value: seen.append(
+            (area.progress.isVisible(), area.cancel_button.isVisible(), area.progress.format())
+        )
+    )
     with qtbot.waitSignal(window.exportFinished, timeout=20_000) as blocker:
         window.acts.export.trigger()
-    assert blocker.args[0].rows == window.model.rowCount()
+    rows = window.model.rowCount()
+    assert blocker.args[0].rows == rows
+    assert (True, True, f"Saving 64 / {rows:,}") in seen
+    assert window.acts.export.isEnabled()  # disabled only while it ran
     assert target.read_bytes().startswith(b"\xef\xbb\xbf")
     assert read_csv_ids(target) == shown_ids(window)
     assert not window.status_area.progress.isVisible()
