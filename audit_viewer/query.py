@@ -10,7 +10,11 @@ precedence than the implicit AND, so ``a b OR c`` means ``(a AND b) OR c``)::
     term      := ["-"] (["="] (phrase | word) | qualifier)
     phrase    := '"' characters, with \\" and \\\\ as escapes '"'
     qualifier := name ":" ["="] (phrase | word)
-                 name: user email name action description id actor flag created after before
+                 name: user email name action description id target actor flag created
+                 after before, or an extra field of the archive
+
+``target:`` matches the value an action embeds (``target:=bob@example.com`` finds "Removed user
+bob@example.com from account"), the field the detail pane shows apart from the action.
 
 Words and phrases are case-insensitive substrings; with ``=`` in front (``action:="Export
 SBOM"``, or ``="user8"`` in a column filter) they must be the whole value, case aside.
@@ -42,6 +46,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from audit_viewer.action_families import embedded_values
 from audit_viewer.events import ACTOR_TYPES, FLAGS, FRAME_COLUMNS
 from audit_viewer.frame import dictionary_codes, extra_field_values
 
@@ -65,8 +70,12 @@ _TEXT_QUALIFIERS: dict[str, tuple[str, ...]] = {
     "description": ("description",),
     "id": ("id",),
 }
+#: ``target:`` matches the value an action embeds ("Removed user bob@example.com from
+#: account"): see :mod:`audit_viewer.action_families`. Not a frame column: it is derived.
+TARGET = "target"
 QUALIFIERS: tuple[str, ...] = (
     *_TEXT_QUALIFIERS,
+    TARGET,
     "actor",
     "flag",
     "created",
@@ -351,7 +360,8 @@ class _Parser:
         if key not in QUALIFIERS and extra is None:
             return QueryError(f"Unknown qualifier '{name}:'", self.pos, qualifier=name)
         self.pos += len(name) + 1
-        exact = self.text.startswith("=", self.pos) and (key in _TEXT_QUALIFIERS or bool(extra))
+        textual = key in _TEXT_QUALIFIERS or key == TARGET or bool(extra)
+        exact = self.text.startswith("=", self.pos) and textual
         if exact:
             self.pos += 1
         value_at = self.pos
@@ -369,6 +379,8 @@ class _Parser:
             test = _created_test(value, value_at)
         elif key in _TEXT_QUALIFIERS:
             test = TextTest(_TEXT_QUALIFIERS[key], value, exact)
+        elif key == TARGET:
+            test = TextTest((TARGET,), value, exact)
         elif key == "actor":
             actor = value.lower()
             if actor in ACTOR_TYPES:
@@ -509,6 +521,10 @@ def _evaluate(
     if isinstance(test, TextTest):
         hits = np.zeros(len(df), dtype=bool)
         for name in test.fields:
+            if name == TARGET:
+                if "action" in df.columns:
+                    hits |= _column(df["action"]).targets(test.needle, exact=test.exact)
+                continue
             if name in df.columns:
                 values = df[name]
             elif "raw" in df.columns:
@@ -746,6 +762,25 @@ class _Column:
         if self.kept.dictionary is not None:
             return self._gather(np.append(found, False), None)
         return found
+
+    def targets(self, needle: str, *, exact: bool) -> np.ndarray:
+        """Rows (of the action column) embedding a value that contains ``needle`` (with
+        ``exact``, one that is ``needle``), ignoring case; worked out per distinct action."""
+        key = needle.lower()
+
+        def per_value(actions: pa.Array | pa.ChunkedArray) -> pa.Array:
+            found = []
+            for action in actions.to_pylist():
+                values = [v.lower() for v in embedded_values(action)] if action else []
+                found.append(key in values if exact else any(key in v for v in values))
+            return pa.array(found, pa.bool_())
+
+        if self.kept.dictionary is not None:
+            return self._per_row(per_value)
+        distinct = pc.unique(self.values)
+        positions = pc.index_in(self.values, value_set=distinct)
+        rows = np.asarray(pc.fill_null(positions, len(distinct)).to_numpy(), np.intp)
+        return np.asarray(np.append(_bool(per_value(distinct)), False)[rows])
 
     def equals(self, value: str) -> np.ndarray:
         return self._per_row(lambda v: pc.equal(v, pa.scalar(value, v.type)))

@@ -145,7 +145,7 @@ def test_an_action_with_a_value_shows_its_family_and_the_value(pane: DetailPane)
     pane.show_record(record_of(action="Removed user bob@example.com from account"), UTC)
     rows = dict(table_rows(pane, FIELDS_TABLE))
     assert rows["Action family"] == "Removed user … from account"
-    assert rows["Action value"] == "bob@example.com"
+    assert rows["Target"] == "bob@example.com"
     pane.show_record(record_of(), UTC)  # most actions hold no value: no such rows
     assert "Action family" not in dict(table_rows(pane, FIELDS_TABLE))
 

@@ -378,7 +378,7 @@ class DetailPane(QWidget):
         if embedded:  # "Removed user bob@… from account": the family and its value apart
             fields += [
                 ("Action family", family(action), None),
-                ("Action value", ", ".join(embedded), None),
+                ("Target", ", ".join(embedded), None),
             ]
         fields.append(("ID", _text(record.get("id")) or None, None))
         # Only an odd event gets the row: it says why its time or text is not what was sent.

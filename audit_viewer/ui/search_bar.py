@@ -27,6 +27,7 @@ SEARCH_HELP = (
     "Words match anywhere (case-insensitive) and must all match.\n"
     '"a phrase"   -word excludes   a OR b   action:="Export SBOM" is the whole value\n'
     "user:  email:  name:  action:  description:  id:  actor:user|scm|system  flag:any\n"
+    "target:bob@example.com  the value an action embeds (Removed user … from account)\n"
     "after:2026-11-01   before:2026-11-02T10:00   after:24h / 7d / 2w\n"
     "created:>=2026-11-01   created:<7d   created:2026-11-01..2026-11-07   created:2026-11-01\n"
     "Every extra field the platform sends is a qualifier too, e.g. ip_address:203.0.113.7\n"
