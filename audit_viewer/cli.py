@@ -362,7 +362,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     from audit_viewer.cache import CacheError, CacheStore
     from audit_viewer.export import ExportCancelled, ExportError, write_csv, write_jsonl
-    from audit_viewer.frame import extra_fields, return_freed_memory
+    from audit_viewer.filters import parse_finding_fields
+    from audit_viewer.frame import extra_fields, find_extra_field, return_freed_memory
 
     fmt = args.format or _format_of(args.output)
     jsonl = fmt == "jsonl"
@@ -387,7 +388,13 @@ def cmd_export(args: argparse.Namespace) -> int:
             if isinstance(parsed, QueryError):  # parse again, knowing the extra fields
                 first = next(chunks, None)
                 extras = [f.name for f in extra_fields(first)] if first is not None else []
-                parsed = parse_query(args.query or "", extra_fields=extras)
+
+                def find(name: str) -> str | None:
+                    """A rare field the first events lack: any event of the archive may have it."""
+                    frames = cache.iter_frames(profile)
+                    return next(filter(None, (find_extra_field(f, name) for f in frames)), None)
+
+                parsed = parse_finding_fields(args.query or "", extras, find)
                 if isinstance(parsed, QueryError):
                     raise CliError(f"Bad query: {parsed}")
                 chunks = itertools.chain([first] if first is not None else [], chunks)

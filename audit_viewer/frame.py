@@ -272,6 +272,29 @@ def _discover(raw: pd.Series) -> list[ExtraField]:
     return fields
 
 
+def find_extra_field(df: pd.DataFrame, name: str) -> str | None:
+    """The extra field called ``name`` (case aside) if any row has it, else None.
+
+    :func:`extra_fields` samples, so it misses a field that only a few events carry; a
+    qualifier naming one asks here, which parses every row that mentions the field's first key
+    (once per frame and name).
+    """
+    wanted = name.lower()
+    sampled = next((f.name for f in extra_fields(df) if f.name.lower() == wanted), None)
+    if sampled is not None or "raw" not in df.columns or len(df) == 0:
+        return sampled
+    raw = df["raw"]
+    kept = _extracted(raw)
+    if wanted in kept.found:
+        return kept.found[wanted]
+    key = json.dumps(wanted.split(".")[0], ensure_ascii=False)
+    mentions = raw.str.contains(key, case=False, regex=False).fillna(False)
+    rows = np.flatnonzero(mentions.to_numpy(dtype=bool))
+    names = (".".join(path) for text in raw.take(rows).tolist() for path in extra_values(text))
+    found = kept.found[wanted] = next((n for n in names if n.lower() == wanted), None)
+    return found
+
+
 def extra_field_data(df: pd.DataFrame, extra: ExtraField) -> pa.Array | list[Any]:
     """Every row's value of one extra field (None: missing), for sorting.
 
@@ -368,6 +391,8 @@ class _Extracted:
     """What was extracted from one raw column; nothing here refers to the column itself."""
 
     fields: list[ExtraField] | None = None
+    #: Names asked of :func:`find_extra_field` (lowercased) and what every row answered.
+    found: dict[str, str | None] = field(default_factory=dict)
     data: dict[tuple[str, ...], pa.Array | list[Any]] = field(default_factory=dict)
     text: dict[tuple[str, ...], pd.Series] = field(default_factory=dict)
 

@@ -272,6 +272,25 @@ def test_export_query_knows_the_archives_extra_fields(
     assert "Unknown qualifier 'ip_adress:'" in one_line(err)
 
 
+def test_export_query_finds_an_extra_field_only_a_few_events_carry(cache: str, capsys) -> None:
+    from audit_viewer.cache import CacheStore
+    from audit_viewer.events import normalize_event
+    from audit_viewer.frame import extra_fields
+
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    events = [
+        {"id": f"E{i:05d}", "created_at": (start - timedelta(minutes=i)).isoformat()}
+        for i in range(5000)
+    ]
+    events[1]["rare_field"] = "needle"  # one event, which the extra-field sample skips
+    with CacheStore.open(cache) as store:
+        store.upsert_events("p", [normalize_event(e) for e in events])
+        assert "rare_field" not in {f.name for f in extra_fields(store.load_frame("p"))}
+    code, out, err = run(capsys, "export", "-o", "-", "--cache", cache, "--query", "rare_field:ne")
+    assert code == 0, err
+    assert [row["id"] for row in read_csv(out)] == ["E00001"]
+
+
 def test_export_guards_formulas_by_default_and_can_add_a_bom(
     synced: Synced, synced_cache: str, tmp_path: Path, capsys
 ) -> None:

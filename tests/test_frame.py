@@ -19,6 +19,7 @@ from audit_viewer.frame import (
     empty_frame,
     extra_field_values,
     extra_fields,
+    find_extra_field,
     frame_from_arrow,
     frame_from_events,
     sort_order,
@@ -243,3 +244,16 @@ def test_extracting_extra_fields_does_not_keep_the_frame_alive():
     del df
     gc.collect()
     assert raw() is None
+
+
+def test_a_rare_extra_field_the_sample_misses_is_found_in_every_row():
+    fields: list[dict] = [{"ip_address": f"10.0.{i // 250}.{i % 250}"} for i in range(10_000)]
+    fields[1] = {"Rare_Field": "x", "deep": {"Rare": 1}}  # one event, between sampled rows
+    df = extra_frame(*fields)
+    assert "Rare_Field" not in {f.name for f in extra_fields(df)}, "the sample skips row 1"
+    assert find_extra_field(df, "rare_field") == "Rare_Field"  # its own spelling
+    assert find_extra_field(df, "deep.rare") == "deep.Rare"
+    assert find_extra_field(df, "IP_ADDRESS") == "ip_address"
+    assert find_extra_field(df, "rare") is None  # a part of a name is not a field
+    assert find_extra_field(df, "description") is None  # a contract field is no extra one
+    assert find_extra_field(empty_frame(), "rare_field") is None

@@ -672,6 +672,26 @@ def test_every_extra_field_is_a_qualifier_of_the_search_bar(window, qtbot):
     assert "Unknown qualifier 'ip_adress:'" in window.search_error.text()
 
 
+def test_a_rare_extra_field_is_a_qualifier_too(window, qtbot):
+    from audit_viewer.frame import extra_fields, frame_from_events
+
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    events = [
+        {"id": f"E{i:05d}", "created_at": (start - timedelta(minutes=i)).isoformat()}
+        for i in range(5000)
+    ]
+    events[1]["rare_field"] = "needle"  # one event, which the extra-field sample skips
+    frame = frame_from_events(normalize_event(e) for e in events)
+    assert "rare_field" not in {f.name for f in extra_fields(frame)}
+    with qtbot.waitSignal(window.filtersApplied, timeout=3000):
+        window.filtering.apply(frame=frame)  # as a sync hands over a new frame
+    with qtbot.waitSignal(window.filtersApplied, timeout=3000):
+        window.search_bar.setText("rare_field:needle")
+        window.search_bar.apply()
+    assert window.search_error.text() == ""
+    assert shown_ids(window) == ["E00001"]
+
+
 # --------------------------------------------------------------------------------- save as CSV
 
 

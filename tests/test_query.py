@@ -834,3 +834,69 @@ def test_extra_fields_are_qualifiers_when_the_archive_has_them() -> None:
     assert error("ip_address:1").qualifier == "ip_address"  # for a caller that learns later
     assert error('"open').qualifier is None
     assert rows("v1.2:x", frame, extra_fields=extras) == []  # a plain word, as before
+
+
+TARGETS = make_frame(
+    [
+        {"action": "Removed user bob@example.com from account"},
+        {"action": "Removed user bobby@example.com from account"},
+        {"action": "Invited user carol@example.com", "description": "bob@example.com asked"},
+        {"action": "Exported report to https://example.com/r/1"},
+        {"action": "Findings ignored from backlog", "user": "bob@example.com"},
+    ]
+)
+
+
+def targets(text: str) -> list[int]:
+    query = parse_query(text)
+    assert isinstance(query, Query), query
+    return np.flatnonzero(query.mask(TARGETS, now=NOW)).tolist()
+
+
+def test_target_matches_the_value_an_action_embeds_and_nothing_else():
+    assert targets("target:bob") == [0, 1]  # not the description, not the user
+    assert targets("target:=bob@example.com") == [0]  # the whole value, not bobby's
+    assert targets("target:=BOB@EXAMPLE.COM") == [0]  # case aside
+    assert targets("target:example.com/r") == [3]
+    assert targets("-target:bob") == [2, 3, 4]
+    assert targets("target:removed") == []  # the action's words are not its target
+
+
+def test_target_matches_the_same_on_a_dictionary_encoded_column(big: pd.DataFrame):
+    from audit_viewer.action_families import embedded_values
+
+    query = parse_query("target:=bob@example.com")
+    assert isinstance(query, Query)
+    expected = np.array(
+        ["bob@example.com" in embedded_values(a) for a in big["action"].tolist()], dtype=bool
+    )
+    assert expected.any() and np.array_equal(query.mask(big), expected)
+
+
+def rare_field_frame() -> pd.DataFrame:
+    """10,000 events; only row 1 (which the extra-field sample skips) has ``rare_field``."""
+    raws = [f'{{"ip_address":"10.0.0.{i % 250}"}}' for i in range(10_000)]
+    raws[1] = '{"rare_field":"needle","Other_Rare":"x"}'
+    return make_frame([{"raw": raw} for raw in raws])
+
+
+def test_a_query_naming_a_rare_extra_field_finds_it_in_every_row():
+    from audit_viewer.filters import parse_finding_fields
+    from audit_viewer.frame import extra_fields, find_extra_field
+
+    df = rare_field_frame()
+    sampled = frozenset(f.name for f in extra_fields(df))
+    state = FilterState(search="rare_field:=needle other_rare:x", extra_fields=sampled)
+    assert state.errors["search"].qualifier == "rare_field"  # the sample does not know it
+    found = state.with_fields_found(df)
+    assert found.errors == {} and found.extra_fields == sampled | {"rare_field", "Other_Rare"}
+    assert np.flatnonzero(found.mask(df, now=NOW)).tolist() == [1]
+    typo = FilterState(search="rare_feld:x", extra_fields=sampled).with_fields_found(df)
+    assert "Unknown qualifier 'rare_feld:'" in str(typo.errors["search"])  # still an error
+
+    def find(name: str) -> str | None:
+        return find_extra_field(df, name)
+
+    query = parse_finding_fields("other_rare:x rare_field:needle", sampled, find)
+    assert isinstance(query, Query) and np.flatnonzero(query.mask(df, now=NOW)).tolist() == [1]
+    assert isinstance(parse_finding_fields("rare_feld:x", sampled, find), QueryError)

@@ -70,6 +70,7 @@ class FilterController(QObject):
         so. A new valid query starts at the top of the result: the newest matches.
         """
         state = state.with_extra_fields(self._state.extra_fields)  # edits never carry them
+        state = state.with_fields_found(self._model.frame)  # a rare field the sample missed
         if state == self._state:
             return
         self._state = state
@@ -92,8 +93,9 @@ class FilterController(QObject):
         """
         data = frame if frame is not None else self._model.frame
         extras = frozenset(field.name for field in extra_fields(data))
-        self._state = self._state.with_extra_fields(extras)  # each is a qualifier too
-        self._shown = self._shown.with_extra_fields(extras)
+        state = self._state.with_extra_fields(extras)  # each is a qualifier too
+        self._state = state.with_fields_found(data)
+        self._shown = self._shown.with_extra_fields(self._state.extra_fields)
         if self._state.valid:
             self._shown = self._state
         state = self._shown
