@@ -102,8 +102,43 @@ def _join(*parts: str | pa.Array) -> pa.Array:
     return pc.binary_join_element_wise(*big, pa.scalar("", pa.large_string()))
 
 
-def synthetic_frame(n: int, seed: int = 0) -> pd.DataFrame:
-    """``n`` events ending at :data:`SYNTHETIC_NOW`, in the frame contract's columns and order."""
+#: The mixes :func:`synthetic_frame` makes: the project's benchmark data (short descriptions,
+#: one extra field), and the heavy mix of a real tenant (issue 12): 1 % of the descriptions
+#: 20 KB long, a fifth of the events with about 1.3 KB of extra fields, some 880 bytes of raw
+#: JSON per event on average.
+MIXES = ("project", "heavy")
+_LONG_SHARE = 0.01
+_EXTRAS_SHARE = 0.2
+_AGENTS = [
+    f"Mozilla/5.0 ({os}) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{v}.0.0.0 Safari/537.36"
+    for os in ("X11; Linux x86_64", "Windows NT 10.0; Win64; x64", "Macintosh; Intel Mac OS X")
+    for v in range(118, 131)
+]
+_CITIES = [("DE", "Berlin"), ("US", "New York"), ("IL", "Tel Aviv"), ("JP", "Tōkyō"),
+           ("BR", "São Paulo"), ("IN", "Bengaluru"), ("FR", "Paris"), ("PL", "Łódź")]  # fmt: skip
+
+
+def _heavy_extras(rng: np.random.Generator, n: int, ids: pa.Array) -> pa.Array:
+    """About 1.3 KB of extra fields per event: a user agent, a request id, where from, and a
+    list of changed settings (JSON text, to splice into the raw event)."""
+    change = {"setting": "policy.rule_{}_{}", "from": "enabled", "to": "disabled"}
+    changes = [
+        json.dumps([dict(change, setting=change["setting"].format(i, j)) for j in range(20)])
+        for i in range(20)
+    ]
+    cities = [json.dumps({"country": c, "city": city}, ensure_ascii=False) for c, city in _CITIES]
+    return _join(
+        ',"user_agent":"', _take(_AGENTS, rng.integers(0, len(_AGENTS), n)),
+        '","request_id":"', ids, '","geo":', _take(cities, rng.integers(0, len(cities), n)),
+        ',"metadata":{"source":"web","changes":', _take(changes, rng.integers(0, 20, n)), "}",
+    )  # fmt: skip
+
+
+def synthetic_frame(n: int, seed: int = 0, mix: str = "project") -> pd.DataFrame:
+    """``n`` events ending at :data:`SYNTHETIC_NOW`, in the frame contract's columns and order;
+    ``mix`` is one of :data:`MIXES`."""
+    if mix not in MIXES:
+        raise ValueError(f"unknown mix {mix!r} (use {', '.join(MIXES)})")
     rng = np.random.default_rng(seed)
     # Ages over 90 days, denser towards now; a quarter of the rows share a neighbour's millisecond.
     window_ms = 90 * 24 * 3600 * 1000
@@ -161,14 +196,18 @@ def synthetic_frame(n: int, seed: int = 0) -> pd.DataFrame:
     description = _overwrite(
         description, hostile, _take(_HOSTILE, _choice(rng, _HOSTILE, hostile.sum()))
     )
+    log = 'row, "value"\n' * 1400
     big = np.arange(n) == n // 2  # one 20 KB description, as the platform may send
     description = _overwrite(
-        description,
-        big,
-        pa.array(
-            ["Long export log: " + 'row, "value"\n' * 1400] * big.sum(), type=pa.large_string()
-        ),
+        description, big, pa.array(["Long export log: " + log] * big.sum(), pa.large_string())
     )
+    if mix == "heavy":  # and in the heavy mix, one in a hundred, each its own
+        long = (rng.random(n) < _LONG_SHARE) & ~big
+        which = pc.utf8_lower(rule_ids.filter(pa.array(long)))
+        heavy_log = 'row, "value"\n' * 1550  # 20 KB
+        description = _overwrite(
+            description, long, _join("Long export log ", which, ": ", heavy_log)
+        )
 
     created = pa.array(millis, type=pa.timestamp("ms", tz="UTC"))
     actor_text = _take(list(ACTOR_TYPES), actor)
@@ -181,8 +220,12 @@ def synthetic_frame(n: int, seed: int = 0) -> pd.DataFrame:
         '","description":', _json_field(description), ',"id":"', ids,
         '","ip_address":"10.0.', _take([str(i) for i in range(250)], login % 250),
         '.7","user_email":', _json_field(user_email), ',"user_name":', _json_field(user_name),
-        "}",
     )  # fmt: skip
+    if mix == "heavy":
+        extra = rng.random(n) < _EXTRAS_SHARE
+        fields = _heavy_extras(rng, int(extra.sum()), ids.filter(pa.array(extra)))
+        raw = _join(raw, _overwrite(_take([""], np.zeros(n, np.int64)), extra, fields))
+    raw = _join(raw, "}")
 
     def text(values: pa.Array) -> pd.Series:
         return pd.Series(pd.arrays.ArrowStringArray(values.cast(pa.large_string())), dtype=_STRING)

@@ -481,6 +481,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000, help="events in the cache")
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic events")
+    parser.add_argument(
+        "--mix", choices=["project", "heavy"], default="project", help="the synthetic events' mix"
+    )
     parser.add_argument("--repeat", type=int, default=5, help="repetitions of app and floor")
     parser.add_argument("--naive-repeat", type=int, help="repetitions of the naive model")
     parser.add_argument("--no-naive", action="store_true", help="skip the naive model")
@@ -499,9 +502,12 @@ def main(argv: list[str] | None = None) -> int:
     if not path.exists():
         from benchmarks._synthetic import synthetic_frame, write_cache
 
-        print(f"building a cache of {args.events:,} events (seed {args.seed}) …", flush=True)
+        print(
+            f"building a cache of {args.events:,} {args.mix} events (seed {args.seed}) …",
+            flush=True,
+        )
         started = time.perf_counter()
-        write_cache(path, synthetic_frame(args.events, args.seed), PROFILE)
+        write_cache(path, synthetic_frame(args.events, args.seed, args.mix), PROFILE)
         print(f"  {time.perf_counter() - started:.1f} s, {path.stat().st_size / 1e6:,.0f} MB")
     searches = dict(SEARCHES, **{"rare word": rare_word(path)})
     naive_repeat = args.naive_repeat or (1 if args.events > 200_000 else args.repeat)
@@ -517,7 +523,7 @@ def main(argv: list[str] | None = None) -> int:
         naive = part("naive", path, naive_repeat, searches)
 
     print()
-    print(f"{args.events:,} events; medians in ms (RSS in MB); searches: {searches}")
+    print(f"{args.events:,} {args.mix} events; medians in ms (RSS in MB); searches: {searches}")
     head = f"{'operation':<34} {'app':>9} {'naive':>10} {'floor':>9} {'naive/app':>10} "
     print(head + f"{'app/floor':>10} {'target':>8}  met")
     for label, value in app.items():
