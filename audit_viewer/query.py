@@ -777,10 +777,10 @@ class _Column:
 
         if self.kept.dictionary is not None:
             return self._per_row(per_value)
-        distinct = pc.unique(self.values)
-        positions = pc.index_in(self.values, value_set=distinct)
-        rows = np.asarray(pc.fill_null(positions, len(distinct)).to_numpy(), np.intp)
-        return np.asarray(np.append(_bool(per_value(distinct)), False)[rows])
+        if len(self.values) == 0:
+            return np.zeros(0, dtype=bool)
+        dictionary, indices = dictionary_codes(self.values)  # Python runs per distinct action
+        return np.asarray(np.append(_bool(per_value(dictionary)), False)[indices])
 
     def equals(self, value: str) -> np.ndarray:
         return self._per_row(lambda v: pc.equal(v, pa.scalar(value, v.type)))
