@@ -362,7 +362,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     from audit_viewer.cache import CacheError, CacheStore
     from audit_viewer.export import ExportCancelled, ExportError, write_csv, write_jsonl
-    from audit_viewer.filters import parse_finding_fields
+    from audit_viewer.filters import SEARCH, FilterState
     from audit_viewer.frame import extra_fields, find_extra_field, return_freed_memory
 
     fmt = args.format or _format_of(args.output)
@@ -394,7 +394,8 @@ def cmd_export(args: argparse.Namespace) -> int:
                     frames = cache.iter_frames(profile)
                     return next(filter(None, (find_extra_field(f, name) for f in frames)), None)
 
-                parsed = parse_finding_fields(args.query or "", extras, find)
+                state = FilterState(search=args.query or "", extra_fields=frozenset(extras))
+                parsed = state.with_fields_found(find).parsed[SEARCH]
                 if isinstance(parsed, QueryError):
                     raise CliError(f"Bad query: {parsed}")
                 chunks = itertools.chain([first] if first is not None else [], chunks)

@@ -14,7 +14,7 @@ language through :func:`audit_viewer.query.parse_query`; this module is Qt-free.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property, lru_cache
@@ -22,7 +22,6 @@ from functools import cached_property, lru_cache
 import numpy as np
 import pandas as pd
 
-from audit_viewer.frame import find_extra_field
 from audit_viewer.query import (
     TIME_PRESETS,
     Query,
@@ -47,26 +46,6 @@ TimeRange = tuple[datetime | None, datetime | None]
 def _parse(text: str, fields: tuple[str, ...] | None, extras: frozenset[str]) -> Query | QueryError:
     """One parse per distinct text: the other filters' unchanged texts are not parsed again."""
     return parse_query(text, default_fields=fields, extra_fields=extras)
-
-
-def parse_finding_fields(
-    text: str, extra_fields: Iterable[str], find: Callable[[str], str | None]
-) -> Query | QueryError:
-    """Parse ``text`` knowing ``extra_fields``, and any other extra field an unknown qualifier
-    names that ``find`` (a name -> the field's real name, or None) says the events have.
-
-    The known names come from a sample of the events; a field only a few events carry is
-    missed there and looked up here, when a query names it.
-    """
-    extras = set(extra_fields)
-    while True:
-        parsed = parse_query(text, extra_fields=extras)
-        if not isinstance(parsed, QueryError) or parsed.qualifier is None:
-            return parsed
-        found = find(parsed.qualifier)
-        if found is None or found in extras:
-            return parsed
-        extras.add(found)
 
 
 @dataclass(frozen=True)
@@ -142,13 +121,14 @@ class FilterState:
     def with_extra_fields(self, names: frozenset[str]) -> FilterState:
         return self if names == self.extra_fields else dataclasses.replace(self, extra_fields=names)
 
-    def with_fields_found(self, df: pd.DataFrame) -> FilterState:
-        """This state knowing the extra fields its unknown qualifiers name, where some row of
-        ``df`` has them (the sample behind :attr:`extra_fields` misses rare ones)."""
+    def with_fields_found(self, find: Callable[[str], str | None]) -> FilterState:
+        """This state knowing the extra fields its unknown qualifiers name, where ``find``
+        (a name -> the field's real name, or None) says the events have them: the sample
+        behind :attr:`extra_fields` misses the fields only a few events carry."""
         state = self
-        while True:
+        while True:  # parsing stops at the first error: each round may reveal the next one
             names = [error.qualifier for error in state.errors.values() if error.qualifier]
-            found = {real for name in names if (real := find_extra_field(df, name))}
+            found = {real for name in names if (real := find(name))}
             if found <= state.extra_fields:
                 return state
             state = state.with_extra_fields(state.extra_fields | found)

@@ -14,7 +14,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QLabel, QStyle
 
 from audit_viewer.filters import SEARCH, FilterState
-from audit_viewer.frame import empty_frame, extra_fields
+from audit_viewer.frame import empty_frame, extra_fields, find_extra_field
 from audit_viewer.ui.events_table import EventsTable
 from audit_viewer.ui.filter_header import FilterHeader
 from audit_viewer.ui.search_bar import SearchBar
@@ -70,7 +70,8 @@ class FilterController(QObject):
         so. A new valid query starts at the top of the result: the newest matches.
         """
         state = state.with_extra_fields(self._state.extra_fields)  # edits never carry them
-        state = state.with_fields_found(self._model.frame)  # a rare field the sample missed
+        frame = self._model.frame
+        state = state.with_fields_found(lambda name: find_extra_field(frame, name))
         if state == self._state:
             return
         self._state = state
@@ -94,7 +95,7 @@ class FilterController(QObject):
         data = frame if frame is not None else self._model.frame
         extras = frozenset(field.name for field in extra_fields(data))
         state = self._state.with_extra_fields(extras)  # each is a qualifier too
-        self._state = state.with_fields_found(data)
+        self._state = state.with_fields_found(lambda name: find_extra_field(data, name))
         self._shown = self._shown.with_extra_fields(self._state.extra_fields)
         if self._state.valid:
             self._shown = self._state
