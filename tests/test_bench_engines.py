@@ -6,11 +6,10 @@ question and that the synthetic data has the promised shape.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
-from benchmark_run import run_benchmark
+from benchmark_run import load_synthetic, run_benchmark
 
 QUESTIONS = [
     "open → all searchable",
@@ -42,17 +41,8 @@ def test_bench_engines_asks_every_candidate_every_question(tmp_path: Path) -> No
         assert all(float(cell.replace(",", "")) >= 0 for cell in cells), question
 
 
-def _synthetic():
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "_synthetic.py"
-    spec = importlib.util.spec_from_file_location("_synthetic", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_the_heavy_mix_has_long_descriptions_and_extra_fields() -> None:
-    synthetic = _synthetic()
+    synthetic = load_synthetic()
     heavy = synthetic.synthetic_frame(20_000, seed=1, mix="heavy")
     long = heavy["description"].str.len() >= 20_000
     assert 0.007 < long.mean() < 0.013  # 1 % of them 20 KB

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import gc
-import importlib.util
 import random
 import weakref
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from benchmark_run import load_synthetic
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,15 +19,6 @@ from audit_viewer.query import Query, QueryError, parse_query, quote_value
 
 NOW = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)
 STRING = pd.StringDtype("pyarrow")
-
-
-def _load_synthetic():
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "_synthetic.py"
-    spec = importlib.util.spec_from_file_location("_synthetic", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def make_frame(rows: list[dict]) -> pd.DataFrame:
@@ -449,7 +439,7 @@ def test_hostile_input_never_raises() -> None:
 
 @pytest.fixture(scope="module")
 def big() -> pd.DataFrame:
-    return _load_synthetic().synthetic_frame(120_000, seed=3)  # enough rows to encode columns
+    return load_synthetic().synthetic_frame(120_000, seed=3)  # enough rows to encode columns
 
 
 def reference(df: pd.DataFrame, words: list[str], fields: tuple[str, ...]) -> np.ndarray:
@@ -539,7 +529,7 @@ def test_results_follow_edits_to_the_frame(big: pd.DataFrame) -> None:
 
 
 def test_a_dropped_frame_is_freed_after_searching_it() -> None:
-    frame = _load_synthetic().synthetic_frame(120_000, seed=4)
+    frame = load_synthetic().synthetic_frame(120_000, seed=4)
     description = weakref.ref(frame["description"].array.__arrow_array__())
     raw = weakref.ref(frame["raw"].array.__arrow_array__())
     FilterState(search="alice", actions=frozenset({"Added user"})).action_facets(frame)
@@ -554,7 +544,7 @@ def test_a_dropped_frame_is_freed_after_searching_it() -> None:
 def test_actor_and_time_on_large_frame(big: pd.DataFrame) -> None:
     query = parse_query("actor:scm after:7d")
     assert isinstance(query, Query)
-    now = _load_synthetic().SYNTHETIC_NOW
+    now = load_synthetic().SYNTHETIC_NOW
     expected = (big["actor_type"] == "scm").to_numpy(dtype=bool) & (
         big["created_at"] >= pd.Timestamp(now - timedelta(days=7))
     ).to_numpy()
@@ -671,7 +661,7 @@ def test_action_facets_count_under_the_other_filters() -> None:
 
 
 def test_action_facets_on_large_frame(big: pd.DataFrame) -> None:
-    now = _load_synthetic().SYNTHETIC_NOW
+    now = load_synthetic().SYNTHETIC_NOW
     filters = FilterState(search="alice", time_preset="30d", actions=frozenset({"Added user"}))
     selected = (
         reference(big, ["alice"], ALL)
