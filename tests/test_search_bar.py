@@ -7,8 +7,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QKeyEvent, QPalette
 from PySide6.QtWidgets import QApplication, QWidget
 
-from audit_viewer.query import QueryError
-from audit_viewer.ui.search_bar import DEBOUNCE_MS, SearchBar
+from audit_viewer.query import QUALIFIERS, QueryError
+from audit_viewer.ui.search_bar import DEBOUNCE_MS, SEARCH_HELP, SearchBar
 from audit_viewer.ui.theme import error_color
 
 pytestmark = pytest.mark.gui
@@ -152,3 +152,8 @@ def test_the_clear_button_goes_when_the_state_empties_the_bar(bar, qtbot):
     qtbot.waitUntil(lambda: clear.property("opacity") == 0.0, timeout=3000)
     qtbot.wait(DEBOUNCE_MS * 2)
     assert emitted == []  # rendering hands nothing back
+
+
+def test_the_search_help_names_every_qualifier_with_an_example() -> None:
+    missing = [name for name in QUALIFIERS if f"{name}:" not in SEARCH_HELP]
+    assert missing == []
